@@ -1,0 +1,26 @@
+/* The .Call entry points of bootscale, all defined in api.c and registered
+ * in init.c. */
+#ifndef BOOTSCALE_H
+#define BOOTSCALE_H
+
+#include <Rinternals.h>
+
+/* jobs: weighted resampling run serially or on the fork pool */
+SEXP bs_means_job(SEXP values, SEXP weights, SEXP n_means, SEXP sample_size, SEXP seed);
+SEXP bs_draws_job(SEXP prob, SEXP size, SEXP seed);
+SEXP bs_job_info(SEXP job);
+SEXP bs_job_run(SEXP job, SEXP from, SEXP to);
+SEXP bs_job_fork(SEXP job, SEXP workers, SEXP hook);
+SEXP bs_job_wait(SEXP job, SEXP timeout_ms);
+SEXP bs_job_result(SEXP job);
+SEXP bs_job_release(SEXP job);
+
+/* internals exposed for tests */
+SEXP bs_alias_probs(SEXP weights);
+SEXP bs_rng_head(SEXP state, SEXP n);
+SEXP bs_splitmix_head(SEXP seed, SEXP n);
+SEXP bs_rng_stream_head(SEXP seed, SEXP group, SEXP block, SEXP n);
+SEXP bs_fork_available(void);
+SEXP bs_physical_memory(void);
+
+#endif

@@ -1,0 +1,33 @@
+#include <R.h>
+#include <R_ext/Rdynload.h>
+#include <R_ext/Visibility.h>
+#include <Rinternals.h>
+
+#include "bootscale.h"
+
+#define CALLDEF(name, n) {#name, (DL_FUNC)&name, n}
+
+static const R_CallMethodDef call_methods[] = {
+    /* jobs */
+    CALLDEF(bs_means_job,        5),
+    CALLDEF(bs_draws_job,        3),
+    CALLDEF(bs_job_info,         1),
+    CALLDEF(bs_job_run,          3),
+    CALLDEF(bs_job_fork,         3),
+    CALLDEF(bs_job_wait,         2),
+    CALLDEF(bs_job_result,       1),
+    CALLDEF(bs_job_release,      1),
+    /* internals for tests and diagnostics */
+    CALLDEF(bs_alias_probs,      1),
+    CALLDEF(bs_rng_head,         2),
+    CALLDEF(bs_splitmix_head,    2),
+    CALLDEF(bs_rng_stream_head,  4),
+    CALLDEF(bs_fork_available,   0),
+    CALLDEF(bs_physical_memory,  0),
+    {NULL, NULL, 0}};
+
+void attribute_visible R_init_bootscale(DllInfo *dll) {
+  R_registerRoutines(dll, NULL, call_methods, NULL, NULL);
+  R_useDynamicSymbols(dll, FALSE);
+  R_forceSymbols(dll, TRUE);
+}

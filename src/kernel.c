@@ -1,0 +1,127 @@
+#include "kernel.h"
+
+#include "rng.h"
+
+/* Raw draws use group ids past any means group, so the two kinds of work
+ * never share a stream for the same seed. */
+#define KERNEL_DRAWS_GROUP UINT64_C(0xffffffff00000000)
+
+void kernel_cells_fill(const alias_table *t, const double *x, kernel_cell *cells) {
+  for (int64_t i = 0; i < t->k; i++) {
+    cells[i].threshold = t->threshold[i];
+    cells[i].value[0] = x[i];
+    cells[i].value[1] = x[t->alias[i]];
+  }
+}
+
+int kernel_pair_eligible(int64_t k, const double *w) {
+  if (k < 2 || k > KERNEL_PAIR_MAX_K) return 0;
+  double wmax = 0.0;
+  for (int64_t i = 0; i < k; i++)
+    if (w[i] > wmax) wmax = w[i];
+  if (!(wmax > 0.0)) return 0;
+  for (int64_t i = 0; i < k; i++)
+    if (w[i] > 0.0 && w[i] / wmax < 1e-150) return 0;
+  return 1;
+}
+
+void kernel_pair_fill(int64_t k, const double *w, const double *x,
+                      double *w2, double *x2) {
+  double wmax = 0.0;
+  for (int64_t i = 0; i < k; i++)
+    if (w[i] > wmax) wmax = w[i];
+  for (int64_t i = 0; i < k; i++) {
+    const double wi = w[i] / wmax;
+    for (int64_t j = 0; j < k; j++) {
+      w2[i * k + j] = wi * (w[j] / wmax);
+      x2[i * k + j] = x[i] + x[j];
+    }
+  }
+}
+
+static inline double cell_draw(uint64_t k, const kernel_cell *cells, uint64_t r) {
+#if defined(__SIZEOF_INT128__)
+  const unsigned __int128 m = (unsigned __int128)r * k;
+  const kernel_cell *c = &cells[(uint64_t)(m >> 64)];
+  const uint64_t frac = (uint64_t)m;
+#else
+  const kernel_cell *c = &cells[alias_column(r, k)];
+  const uint64_t frac = alias_fraction(r, k);
+#endif
+  return c->value[frac >= c->threshold];
+}
+
+static int64_t blocks_per_group(const kernel_means_job *job) {
+  return (job->n_means + KERNEL_BLOCK_MEANS - 1) / KERNEL_BLOCK_MEANS;
+}
+
+int64_t kernel_means_n_blocks(const kernel_means_job *job) {
+  return job->n_groups * blocks_per_group(job);
+}
+
+/* Replicates go in twos, each of the two with its own stream (lane), so that
+ * the two generators' dependency chains overlap in the CPU. A block with an
+ * odd count ends with one replicate on lane a. */
+void kernel_means_block(const kernel_means_job *job, int64_t block) {
+  const int64_t bpg = blocks_per_group(job);
+  const int64_t g = block / bpg, j = block % bpg;
+  const int64_t from = j * KERNEL_BLOCK_MEANS;
+  int64_t to = from + KERNEL_BLOCK_MEANS;
+  if (to > job->n_means) to = job->n_means;
+
+  const kernel_group *grp = &job->groups[g];
+  const int64_t ss = job->sample_size;
+  const long double inv_ss = 1.0L / (long double)ss;
+  double *out = job->out + g * job->n_means;
+  rng_state a = rng_stream(job->seed, (uint64_t)g, 2 * (uint64_t)j);
+  rng_state b = rng_stream(job->seed, (uint64_t)g, 2 * (uint64_t)j + 1);
+
+  const uint64_t k1 = (uint64_t)grp->k;
+  const kernel_cell *c1 = grp->cells;
+  /* With pairs, each step draws two values from the pair table; an odd
+   * sample size ends with one single draw. */
+  const int paired = grp->k2 > 0;
+  const uint64_t kk = paired ? (uint64_t)grp->k2 : k1;
+  const kernel_cell *cc = paired ? grp->cells2 : c1;
+  const int64_t steps = paired ? ss / 2 : ss;
+  const int tail = paired && (ss % 2);
+
+  int64_t i = from;
+  for (; i + 1 < to; i += 2) {
+    long double sa = 0.0L, sb = 0.0L;
+    for (int64_t d = 0; d < steps; d++) {
+      sa += cell_draw(kk, cc, rng_next(&a));
+      sb += cell_draw(kk, cc, rng_next(&b));
+    }
+    if (tail) {
+      sa += cell_draw(k1, c1, rng_next(&a));
+      sb += cell_draw(k1, c1, rng_next(&b));
+    }
+    out[i] = (double)(sa * inv_ss);
+    out[i + 1] = (double)(sb * inv_ss);
+  }
+  if (i < to) {
+    long double sa = 0.0L;
+    for (int64_t d = 0; d < steps; d++) sa += cell_draw(kk, cc, rng_next(&a));
+    if (tail) sa += cell_draw(k1, c1, rng_next(&a));
+    out[i] = (double)(sa * inv_ss);
+  }
+}
+
+int64_t kernel_draws_n_blocks(const kernel_draws_job *job) {
+  return (job->size + KERNEL_BLOCK_DRAWS - 1) / KERNEL_BLOCK_DRAWS;
+}
+
+void kernel_draws_block(const kernel_draws_job *job, int64_t block) {
+  const int64_t from = block * KERNEL_BLOCK_DRAWS;
+  int64_t to = from + KERNEL_BLOCK_DRAWS;
+  if (to > job->size) to = job->size;
+  const alias_table *t = job->table;
+  const uint64_t k = (uint64_t)t->k;
+  const uint64_t *thr = t->threshold;
+  const int32_t *ali = t->alias;
+  int32_t *out = job->out;
+  rng_state st = rng_stream(job->seed, KERNEL_DRAWS_GROUP, (uint64_t)block);
+  for (int64_t i = from; i < to; i++)
+    out[i] = (int32_t)(alias_draw_raw(k, thr, ali, rng_next(&st)) + 1);
+}

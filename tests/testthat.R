@@ -1,0 +1,4 @@
+library(testthat)
+library(bootscale)
+
+test_check("bootscale")

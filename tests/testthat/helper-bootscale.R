@@ -1,0 +1,62 @@
+# Shared test helpers.
+
+# The real Triton histogram, when it is beside the project (never shipped).
+real_data_path <- function() {
+  candidates <- c(
+    Sys.getenv("BOOTSCALE_REAL_DATA"),
+    file.path(testthat::test_path(), "..", "..", "..", "shared", "data", "filesizes_timestamps.txt")
+  )
+  hit <- candidates[nzchar(candidates) & file.exists(candidates)]
+  if (length(hit)) normalizePath(hit[1]) else NULL
+}
+
+skip_without_real_data <- function() {
+  path <- real_data_path()
+  if (is.null(path)) testthat::skip("the real data (../shared/data) is not here")
+  path
+}
+
+# Process ids of this R process's live children (Linux /proc).
+child_pids <- function() {
+  if (!dir.exists("/proc/self/task")) return(integer())
+  me <- Sys.getpid()
+  kids <- tryCatch(
+    readLines(sprintf("/proc/%d/task/%d/children", me, me), warn = FALSE),
+    error = function(e) ""
+  )
+  kids <- unlist(strsplit(paste(kids, collapse = " "), "[[:space:]]+"))
+  as.integer(kids[nzchar(kids)])
+}
+
+# Fails the test when it leaves a child process behind.
+local_no_children <- function(env = parent.frame()) {
+  before <- child_pids()
+  withr::defer({
+    left <- setdiff(child_pids(), before)
+    testthat::expect(length(left) == 0,
+                     sprintf("child processes left behind: %s", paste(left, collapse = ", ")))
+  }, envir = env)
+}
+
+open_fds <- function() length(list.files("/proc/self/fd"))
+n_mappings <- function() length(readLines("/proc/self/maps"))
+
+skip_if_no_fork <- function() {
+  testthat::skip_on_os("windows")
+  if (!.Call(bootscale:::C_bs_fork_available)) testthat::skip("no fork()")
+}
+
+# The exact distribution of the mean of `n` draws from integer values `x`
+# with probabilities `p`: convolution of the pmf n times. Returns list(value,
+# prob) on the grid of possible means.
+exact_mean_distribution <- function(x, p, n) {
+  stopifnot(all(x == round(x)))
+  lo <- min(x)
+  pmf <- numeric(max(x) - lo + 1)
+  for (i in seq_along(x)) pmf[x[i] - lo + 1] <- pmf[x[i] - lo + 1] + p[i]
+  pmf <- pmf / sum(pmf)
+  total <- 1
+  for (i in seq_len(n)) total <- stats::convolve(total, rev(pmf), type = "open")
+  total <- pmax(total, 0)
+  list(value = (seq_along(total) - 1 + n * lo) / n, prob = total / sum(total))
+}

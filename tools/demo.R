@@ -1,0 +1,27 @@
+# The main job: the chapter's pipeline on the bundled example data, or on
+# the file given as the first argument (make demo DATA=path).
+suppressPackageStartupMessages(library(bootscale))
+args <- commandArgs(trailingOnly = TRUE)
+path <- if (length(args) && nzchar(args[1])) args[1] else filesizes_example()
+n_means <- 100000
+cores <- default_workers()
+
+cat("bootscale demo: the scaling chapter's weighted bootstrap\n")
+cat("data:    ", path, "\n")
+cat("workload:", n_means, "means x 100 draws per year\n")
+cat("workers: ", cores, "(available cores)\n\n")
+
+t_read <- system.time(fs <- read_filesizes(path))[["elapsed"]]
+t_agg <- system.time(yearly <- aggregate_filesizes(fs))[["elapsed"]]
+cat(sprintf("read %d rows in %.3f s, aggregated to %d (Year, BytesLog2) cells in %.3f s\n\n",
+            nrow(fs), t_read, nrow(yearly), t_agg))
+
+t_par <- system.time(res <- filesize_pipeline(path, n_means = n_means, workers = cores,
+                                              seed = 2021))[["elapsed"]]
+print(res, n = Inf)
+t_one <- system.time(res1 <- filesize_pipeline(path, n_means = n_means, workers = 1,
+                                               seed = 2021))[["elapsed"]]
+cat(sprintf("\npipeline: %.3f s with %d workers, %.3f s with 1 worker (speedup %.2f)\n",
+            t_par, cores, t_one, t_one / t_par))
+cat("identical results for 1 and", cores, "workers:", identical(res, res1), "\n")
+cat("seed:", attr(res, "seed"), " generator:", attr(res, "rng"), "\n")

@@ -1,0 +1,76 @@
+#!/usr/bin/env bash
+# Idempotent set-up for bootscale on Debian: system libraries and R packages.
+# Debian's prebuilt r-cran-* packages first (fast); CRAN as the fallback for
+# anything apt cannot provide. Safe to run again: it only installs what is missing.
+set -euo pipefail
+
+# R packages the package needs (Imports), its tests/vignettes (Suggests) and
+# the developer tools (roxygen2), plus the peers the benchmarks compare with.
+R_PKGS="tibble rlang cli parallelly testthat knitr rmarkdown ggplot2 dplyr
+withr ps processx callr future furrr roxygen2 pkgbuild"
+# System packages: OpenBLAS so R's BLAS is threaded, pandoc for vignettes.
+SYS_PKGS="libopenblas0-pthread pandoc"
+
+missing_r_pkgs() {
+  Rscript --vanilla -e '
+    want <- strsplit(commandArgs(TRUE), "[[:space:]]+")[[1]]
+    want <- want[nzchar(want)]
+    have <- rownames(installed.packages())
+    cat(setdiff(want, have), sep = "\n")' "$R_PKGS"
+}
+
+need_sys=""
+for p in $SYS_PKGS; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || need_sys="$need_sys $p"
+done
+need_r=$(missing_r_pkgs | tr '\n' ' ')
+
+if [ -z "${need_sys// /}" ] && [ -z "${need_r// /}" ]; then
+  echo "setup: everything is installed"
+  exit 0
+fi
+
+SUDO=""
+if [ "$(id -u)" -ne 0 ]; then SUDO="sudo"; fi
+have_apt=0
+command -v apt-get >/dev/null 2>&1 && have_apt=1
+
+if [ "$have_apt" = 1 ]; then
+  echo "setup: apt-get update"
+  $SUDO apt-get update -qq
+  apt_list="$need_sys"
+  for p in $need_r; do
+    deb="r-cran-$(echo "$p" | tr '[:upper:]' '[:lower:]')"
+    if apt-cache show "$deb" >/dev/null 2>&1; then apt_list="$apt_list $deb"; fi
+  done
+  if [ -n "${apt_list// /}" ]; then
+    echo "setup: apt-get install$apt_list"
+    DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends $apt_list
+  fi
+fi
+
+# CRAN fallback for whatever apt did not provide.
+still=$(missing_r_pkgs | tr '\n' ' ')
+if [ -n "${still// /}" ]; then
+  echo "setup: from CRAN: $still"
+  Rscript --vanilla -e '
+    pkgs <- strsplit(commandArgs(TRUE), "[[:space:]]+")[[1]]
+    pkgs <- pkgs[nzchar(pkgs)]
+    lib <- .libPaths()[1]
+    install.packages(pkgs, lib = lib, repos = "https://cloud.r-project.org", Ncpus = 2)
+    left <- setdiff(pkgs, rownames(installed.packages()))
+    if (length(left)) stop("could not install: ", paste(left, collapse = ", "))' "$still"
+fi
+
+# Make R use OpenBLAS (Debian's alternatives system) when it is installed.
+if [ "$have_apt" = 1 ] && command -v update-alternatives >/dev/null 2>&1; then
+  arch=$(dpkg --print-architecture 2>/dev/null || echo amd64)
+  triplet=$(dpkg-architecture -qDEB_HOST_MULTIARCH 2>/dev/null || echo x86_64-linux-gnu)
+  ob="/usr/lib/$triplet/openblas-pthread/libblas.so.3"
+  if [ -e "$ob" ]; then
+    $SUDO update-alternatives --set "libblas.so.3-$triplet" "$ob" >/dev/null 2>&1 || true
+    ol="/usr/lib/$triplet/openblas-pthread/liblapack.so.3"
+    [ -e "$ol" ] && { $SUDO update-alternatives --set "liblapack.so.3-$triplet" "$ol" >/dev/null 2>&1 || true; }
+  fi
+fi
+echo "setup: done"
