@@ -38,7 +38,7 @@ aggregate_filesizes <- function(data, by = c("Year", "BytesLog2"),
   keys <- lapply(data[by], function(k) k[g$first])
   values <- lapply(data[targets], function(v) {
     if (identical(fn, sum) && is.numeric(v)) {
-      s <- rowsum(as.double(v), g$id, reorder = TRUE)[, 1]
+      s <- unname(rowsum(as.double(v), g$id, reorder = TRUE)[, 1])
       if (is.integer(v) && all(abs(s) <= .Machine$integer.max)) as.integer(s) else s
     } else {
       unlist(lapply(split(v, factor(g$id, levels = seq_len(g$n))), fn), use.names = FALSE)

@@ -288,6 +288,10 @@ SEXP bs_job_run(SEXP xp, SEXP from, SEXP to) {
   SEXP res = job_result_vector(xp, job);
   job_set_out(job, vector_data(res));
   for (int64_t b = (int64_t)f; b < (int64_t)t; b++) job_block(job, b);
+  /* R's evaluator checks for interrupts only every so many steps; the
+   * caller's loop is short, so check here. The handle stays valid and the
+   * caller's on.exit releases it. */
+  R_CheckUserInterrupt();
   return R_NilValue;
 }
 
@@ -324,6 +328,9 @@ SEXP bs_job_wait(SEXP xp, SEXP timeout_ms) {
   if (!job->forked) Rf_error("bootscale internal error: the job was not forked");
   const double to = scalar_real(timeout_ms, "timeout_ms");
   pool_state st = pool_wait(&job->pool, (int)to);
+  /* Ctrl-C interrupts poll(); raise it now rather than when R's evaluator
+   * next looks. The caller's on.exit kills and reaps the workers. */
+  R_CheckUserInterrupt();
   const double progress = (double)pool_progress(&job->pool);
   SEXP out = PROTECT(Rf_allocVector(VECSXP, 3));
   SET_VECTOR_ELT(out, 0, Rf_ScalarInteger((int)st));

@@ -13,7 +13,7 @@ status=0
 # Tests and benchmarks read the real data from ../shared when it is there.
 real="$root/../shared/data/filesizes_timestamps.txt"
 if [ -f "$real" ]; then export BOOTSCALE_REAL_DATA="$(cd "$(dirname "$real")" && pwd)/$(basename "$real")"; fi
-_R_CHECK_FORCE_SUGGESTS_=false R CMD check --no-manual "$tarball" || status=$?
+NOT_CRAN=true _R_CHECK_FORCE_SUGGESTS_=false R CMD check --no-manual "$tarball" || status=$?
 log="$out/bootscale.Rcheck/00check.log"
 if [ ! -f "$log" ]; then
   echo "check: no check log" >&2

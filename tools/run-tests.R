@@ -1,4 +1,5 @@
 # Quick test run against the installed package (make test).
+Sys.setenv(NOT_CRAN = "true")
 library(testthat)
 library(bootscale)
 res <- testthat::test_dir("tests/testthat", package = "bootscale", load_package = "installed",

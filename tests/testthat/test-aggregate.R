@@ -1,0 +1,54 @@
+test_that("aggregation equals a plain base-R computation, NA groups dropped", {
+  set.seed(1)
+  n <- 5000
+  d <- data.frame(
+    g1 = sample(c(1:5, NA), n, TRUE),
+    g2 = sample(c("a", "b", "c", NA), n, TRUE),
+    v1 = rpois(n, 10),
+    v2 = runif(n)
+  )
+  got <- aggregate_filesizes(d, by = c("g1", "g2"), targets = c("v1", "v2"))
+  complete <- d[!is.na(d$g1) & !is.na(d$g2), ]
+  want <- stats::aggregate(cbind(v1, v2) ~ g1 + g2, data = complete, FUN = sum)
+  want <- want[order(want$g1, want$g2), ]
+  expect_s3_class(got, "tbl_df")
+  expect_named(got, c("g1", "g2", "v1", "v2"))
+  expect_equal(nrow(got), nrow(want))
+  expect_identical(got$g1, want$g1)
+  expect_identical(got$g2, want$g2)
+  expect_equal(got$v1, want$v1)
+  expect_type(got$v1, "integer")
+  expect_equal(got$v2, want$v2)
+})
+
+test_that("other summary functions and tibble input work", {
+  set.seed(2)
+  d <- tibble::tibble(k = sample(3:1, 300, TRUE), v = rnorm(300))
+  got <- aggregate_filesizes(d, by = "k", targets = "v", fn = max)
+  expect_identical(got$k, 1:3)
+  expect_equal(got$v, as.numeric(tapply(d$v, d$k, max)))
+})
+
+test_that("factor groups keep their type and level order", {
+  d <- data.frame(m = factor(c("b", "a", "b"), levels = c("b", "a")), v = 1:3)
+  got <- aggregate_filesizes(d, by = "m", targets = "v")
+  expect_identical(got$m, factor(c("b", "a"), levels = c("b", "a")))
+  expect_identical(got$v, c(4L, 2L))
+})
+
+test_that("the chapter's yearly table has one row per (Year, BytesLog2)", {
+  fs <- read_filesizes(filesizes_example())
+  yearly <- aggregate_filesizes(fs)
+  expect_named(yearly, c("Year", "BytesLog2", "Files", "SpaceUsage"))
+  expect_false(anyDuplicated(yearly[c("Year", "BytesLog2")]) > 0)
+  expect_equal(sum(yearly$Files), sum(fs$Files[!is.na(fs$Year)]))
+  expect_false(is.unsorted(yearly$Year))
+})
+
+test_that("bad arguments give classed errors", {
+  d <- data.frame(a = 1:3, b = 4:6)
+  expect_error(aggregate_filesizes(1:3), class = "bootscale_error_bad_data")
+  expect_error(aggregate_filesizes(d, by = "zz", targets = "b"), class = "bootscale_error_missing_column")
+  expect_error(aggregate_filesizes(d, by = "a", targets = "zz"), class = "bootscale_error_missing_column")
+  expect_error(aggregate_filesizes(d, by = "a", targets = "b", fn = "sum"), class = "bootscale_error_bad_function")
+})

@@ -1,0 +1,171 @@
+# Goodness of fit against the exact distribution of the mean of n draws,
+# with cells merged until each expects at least 10.
+gof_p <- function(means, x, p, n) {
+  ex <- exact_mean_distribution(x, p, n)
+  obs <- tabulate(match(round(means * n), round(ex$value * n)), nbins = length(ex$value))
+  expect_equal(sum(obs), length(means))  # every mean lies on the grid
+  e <- ex$prob * length(means)
+  grp <- integer(length(e))
+  g <- 1L
+  acc <- 0
+  for (i in seq_along(e)) {
+    grp[i] <- g
+    acc <- acc + e[i]
+    if (acc >= 10) {
+      g <- g + 1L
+      acc <- 0
+    }
+  }
+  if (acc < 10) grp[grp == g] <- g - 1L
+  o <- tapply(obs, grp, sum)
+  ee <- tapply(e, grp, sum)
+  stat <- sum((o - ee)^2 / ee)
+  stats::pchisq(stat, df = length(o) - 1, lower.tail = FALSE)
+}
+
+test_that("bootstrap means follow the exact distribution (pair tables, even size)", {
+  x <- 0:6
+  w <- c(5, 1, 8, 3, 0, 2, 1)
+  m <- bootstrap_means(x, w, n_means = 30000, sample_size = 8, seed = 1, workers = 1)
+  expect_gt(gof_p(m, x, w, 8), 0.001)
+})
+
+test_that("bootstrap means follow the exact distribution (pairs, odd size)", {
+  x <- c(1, 4, 9)
+  w <- c(0.2, 0.5, 0.3)
+  m <- bootstrap_means(x, w, n_means = 30000, sample_size = 7, seed = 2, workers = 1)
+  expect_gt(gof_p(m, x, w, 7), 0.001)
+})
+
+test_that("bootstrap means follow the exact distribution (single draws, K > 64)", {
+  x <- 0:79
+  w <- dbinom(0:79, 79, 0.3) + 1e-4
+  m <- bootstrap_means(x, w, n_means = 30000, sample_size = 5, seed = 3, workers = 1)
+  expect_gt(gof_p(m, x, w, 5), 0.001)
+})
+
+test_that("mean and variance of the means match the weighted moments", {
+  x <- c(0.5, 2, 3.25, 10, 11)
+  w <- c(10, 3, 0, 1, 6)
+  p <- w / sum(w)
+  mu <- sum(p * x)
+  sigma2 <- sum(p * (x - mu)^2)
+  for (ss in c(1, 2, 100, 101)) {
+    m <- bootstrap_means(x, w, n_means = 40000, sample_size = ss, seed = ss, workers = 1)
+    se <- sqrt(sigma2 / ss / length(m))
+    expect_lt(abs(mean(m) - mu), 4 * se)
+    # var of a sample variance: relative sd about sqrt(2 / n) for near-normal
+    expect_lt(abs(stats::var(m) / (sigma2 / ss) - 1), 0.05)
+  }
+})
+
+test_that("same seed gives identical results, other seeds differ, set.seed works", {
+  a <- bootstrap_means(1:10, n_means = 3000, seed = 42)
+  b <- bootstrap_means(1:10, n_means = 3000, seed = 42)
+  expect_identical(a, b)
+  expect_false(isTRUE(all.equal(as.numeric(a), as.numeric(bootstrap_means(1:10, n_means = 3000, seed = 43)))))
+  expect_identical(attr(a, "seed"), 42)
+  expect_identical(attr(a, "rng"), "xoshiro256++ keyed by SplitMix64")
+  set.seed(7)
+  c1 <- bootstrap_means(1:10, n_means = 100)
+  set.seed(7)
+  c2 <- bootstrap_means(1:10, n_means = 100)
+  expect_identical(c1, c2)
+  # a prefix of replicates does not depend on how many there are
+  expect_identical(as.numeric(bootstrap_means(1:10, n_means = 50, seed = 3)),
+                   as.numeric(bootstrap_means(1:10, n_means = 5000, seed = 3))[1:50])
+})
+
+test_that("bootstrap_mean gives one row per group with the documented columns", {
+  d <- data.frame(g = rep(c("b", "a"), each = 6), v = c(1:6, 11:16), w = rep(1:3, 4))
+  res <- bootstrap_mean(d, v, w, .by = g, n_means = 4000, seed = 1)
+  expect_s3_class(res, "tbl_df")
+  expect_named(res, c("g", "estimate", "std.error", "conf.low", "conf.high", "n_means"))
+  expect_identical(res$g, c("a", "b"))
+  expect_identical(res$n_means, c(4000L, 4000L))
+  wm <- c(sum(11:16 * rep(1:3, 2)) / 12, sum(1:6 * rep(1:3, 2)) / 12)
+  expect_lt(max(abs(res$estimate - wm) / res$std.error * sqrt(4000)), 4)
+  expect_true(all(res$conf.low < res$estimate & res$estimate < res$conf.high))
+  expect_identical(attr(res, "seed"), 1)
+})
+
+test_that(".by takes names, c() of names, strings; grouped data frames work", {
+  d <- data.frame(a = rep(1:2, each = 4), b = rep(c("x", "y"), 4), v = 1:8)
+  r1 <- bootstrap_mean(d, v, .by = c(a, b), n_means = 100, seed = 1)
+  r2 <- bootstrap_mean(d, v, .by = c("a", "b"), n_means = 100, seed = 1)
+  expect_identical(r1, r2)
+  expect_equal(nrow(r1), 4)
+  r0 <- bootstrap_mean(d, v, n_means = 100, seed = 1)
+  expect_equal(nrow(r0), 1)
+  expect_named(r0, c("estimate", "std.error", "conf.low", "conf.high", "n_means"))
+  skip_if_not_installed("dplyr")
+  g <- dplyr::group_by(d, a, b)
+  expect_identical(bootstrap_mean(g, v, n_means = 100, seed = 1)[names(r1)], r1)
+  expect_error(bootstrap_mean(g, v, .by = a, n_means = 10), class = "bootscale_error_bad_by")
+})
+
+test_that("keep_samples returns the means, and the summary matches them", {
+  d <- data.frame(g = rep(1:3, each = 5), v = rnorm(15))
+  res <- bootstrap_mean(d, v, .by = g, n_means = 999, keep_samples = TRUE, conf_level = 0.9, seed = 5)
+  expect_type(res$samples, "list")
+  expect_length(res$samples[[2]], 999)
+  for (i in 1:3) {
+    s <- res$samples[[i]]
+    expect_equal(res$estimate[i], mean(s))
+    expect_equal(res$std.error[i], stats::sd(s))
+    expect_equal(c(res$conf.low[i], res$conf.high[i]),
+                 unname(stats::quantile(s, c(0.05, 0.95))))
+  }
+})
+
+test_that("expressions and NA groups work like dplyr", {
+  d <- data.frame(g = c(1, 1, NA, NA), v = c(2, 4, 6, 8))
+  res <- bootstrap_mean(d, v * 10, .by = g, n_means = 200, seed = 1)
+  expect_identical(res$g, c(1, NA))
+  expect_true(all(res$estimate[2] >= 60 & res$estimate[2] <= 80))
+})
+
+test_that("bad inputs give classed errors", {
+  d <- data.frame(g = c(1, 1, 2), v = c(1, 2, 3), w = c(1, 1, 0), s = c("a", "b", "c"))
+  expect_error(bootstrap_means(c(1, NA)), class = "bootscale_error_bad_values")
+  expect_error(bootstrap_means(c(1, Inf)), class = "bootscale_error_bad_values")
+  expect_error(bootstrap_means("a"), class = "bootscale_error_bad_values")
+  expect_error(bootstrap_means(1:3, c(1, -1, 1)), class = "bootscale_error_bad_weights")
+  expect_error(bootstrap_means(1:3, c(1, Inf, 1)), class = "bootscale_error_bad_weights")
+  expect_error(bootstrap_means(1:3, c(0, 0, 0)), class = "bootscale_error_bad_weights")
+  expect_error(bootstrap_means(1:3, 1:2), class = "bootscale_error_bad_weights")
+  expect_error(bootstrap_means(1:3, n_means = 0), class = "bootscale_error_bad_count")
+  expect_error(bootstrap_means(1:3, n_means = 2.5), class = "bootscale_error_bad_count")
+  expect_error(bootstrap_means(1:3, sample_size = 0), class = "bootscale_error_bad_count")
+  expect_error(bootstrap_means(1:3, sample_size = NA), class = "bootscale_error_bad_count")
+  expect_error(bootstrap_means(1:3, n_means = 1e15), class = "bootscale_error_too_large")
+  expect_error(bootstrap_mean(d, zz), class = "bootscale_error_missing_column")
+  expect_error(bootstrap_mean(d, v, .by = zz), class = "bootscale_error_missing_column")
+  expect_error(bootstrap_mean(d, s), class = "bootscale_error_bad_values")
+  expect_error(bootstrap_mean(d, v, w, .by = g), class = "bootscale_error_bad_weights")
+  expect_error(bootstrap_mean(d, v, conf_level = 1), class = "bootscale_error_bad_conf_level")
+  expect_error(bootstrap_mean(d, v, conf_level = 0), class = "bootscale_error_bad_conf_level")
+  expect_error(bootstrap_mean(d, v, keep_samples = NA), class = "bootscale_error_bad_flag")
+  expect_error(bootstrap_mean(as.list(d), v), class = "bootscale_error_bad_data")
+  expect_error(bootstrap_mean(d), class = "bootscale_error_missing_column")
+})
+
+test_that("messages say what must be true", {
+  expect_snapshot(bootstrap_means(1:3, c(1, -1, 1)), error = TRUE)
+  expect_snapshot(bootstrap_means(1:3, n_means = 0), error = TRUE)
+  expect_snapshot(bootstrap_mean(data.frame(v = 1), v, conf_level = 2), error = TRUE)
+})
+
+test_that("the real data's yearly means agree with the exact weighted means", {
+  path <- skip_without_real_data()
+  res <- filesize_pipeline(path, n_means = 20000, seed = 1, workers = 1)
+  yearly <- aggregate_filesizes(read_filesizes(path))
+  exact <- tapply(yearly$BytesLog2 * yearly$Files, yearly$Year, sum) /
+    tapply(yearly$Files, yearly$Year, sum)
+  expect_equal(res$Year, 2010:2020)
+  # the estimate averages n_means means: its own standard error is sd / sqrt(n)
+  z <- (res$Mean - as.numeric(exact)) / (res$std.error / sqrt(res$n_means))
+  expect_lt(max(abs(z)), 4)
+  # and the chapter's published table (2010: 12.98, 2012: 10.67, ...)
+  expect_lt(max(abs(res$Mean - c(12.98, 14.04, 10.67, 13.41, 14.04, 11.75, 13.54, 11.98, 13.28, 13.70, 13.23))), 0.02)
+})

@@ -1,0 +1,190 @@
+# The fork pool: determinism, cost rule, failures, interrupts, cleanup.
+
+local_parallel <- function(env = parent.frame()) {
+  withr::local_options(list(bootscale.min_parallel_draws = 0, bootscale.force_fork = TRUE),
+                       .local_envir = env)
+}
+
+test_that("results are identical for 1, 2, 3 and 7 workers", {
+  skip_if_no_fork()
+  local_no_children()
+  local_parallel()
+  withr::local_options(list(warn = -1))  # 7 workers on 2 cores warns
+  x <- c(0.5, 1, 7, 3, 2.25)
+  w <- c(1, 2, 3, 0, 5)
+  # n_means not divisible by the block size (1024) nor by the worker counts
+  ref <- bootstrap_means(x, w, n_means = 5003, sample_size = 11, workers = 1, seed = 8)
+  for (k in c(2, 3, 7)) {
+    expect_identical(bootstrap_means(x, w, n_means = 5003, sample_size = 11, workers = k, seed = 8), ref)
+  }
+  d <- data.frame(g = rep(1:5, each = 20), v = rnorm(100), w = runif(100))
+  ref <- bootstrap_mean(d, v, w, .by = g, n_means = 3001, workers = 1, seed = 2, keep_samples = TRUE)
+  for (k in c(2, 3, 7)) {
+    expect_identical(bootstrap_mean(d, v, w, .by = g, n_means = 3001, workers = k, seed = 2,
+                                    keep_samples = TRUE), ref)
+  }
+  ref <- wsample(1:50, 200001, prob = 1:50, workers = 1, seed = 4)
+  for (k in c(2, 3, 7)) expect_identical(wsample(1:50, 200001, prob = 1:50, workers = k, seed = 4), ref)
+  ref <- filesize_pipeline(n_means = 1500, workers = 1, seed = 5)
+  for (k in c(2, 3, 7)) expect_identical(filesize_pipeline(n_means = 1500, workers = k, seed = 5), ref)
+})
+
+test_that(".Random.seed after a call does not depend on workers", {
+  skip_if_no_fork()
+  local_parallel()
+  set.seed(1)
+  a <- bootstrap_means(1:9, n_means = 5000, workers = 1)
+  after1 <- .Random.seed
+  set.seed(1)
+  b <- bootstrap_means(1:9, n_means = 5000, workers = 2)
+  expect_identical(.Random.seed, after1)
+  expect_identical(a, b)
+})
+
+test_that("the serial path (no fork allowed) gives the fork path's numbers", {
+  skip_if_no_fork()
+  local_parallel()
+  fork <- bootstrap_means(1:30, n_means = 4000, workers = 2, seed = 6)
+  withr::local_options(list(bootscale.force_fork = FALSE, bootscale.min_parallel_draws = Inf))
+  serial <- bootstrap_means(1:30, n_means = 4000, workers = 2, seed = 6)
+  expect_identical(serial, fork)
+})
+
+test_that("small jobs run serially by the cost rule", {
+  expect_identical(bootscale:::plan_workers(8L, 1e3, 10), 1L)
+  expect_identical(bootscale:::plan_workers(8L, 1e9, 3), 3L)
+  expect_identical(bootscale:::plan_workers(2L, 1e9, 1000), 2L)
+  expect_identical(bootscale:::plan_workers(1L, 1e9, 1000), 1L)
+  expect_identical(bootscale:::plan_workers(8L, 5e6, 1000), 2L)  # 2e6 draws per worker
+})
+
+test_that("workers are checked and oversubscription warns", {
+  expect_error(bootstrap_means(1:3, workers = 0), class = "bootscale_error_bad_workers")
+  expect_error(bootstrap_means(1:3, workers = 1.5), class = "bootscale_error_bad_workers")
+  expect_error(bootstrap_means(1:3, workers = NA), class = "bootscale_error_bad_workers")
+  expect_error(bootstrap_means(1:3, workers = "2"), class = "bootscale_error_bad_workers")
+  cores <- parallelly::availableCores(omit = 0L)
+  expect_warning(bootstrap_means(1:3, n_means = 10, workers = cores + 1, seed = 1),
+                 class = "bootscale_warning_oversubscribed")
+  withr::local_options(list(bootscale.workers = 1))
+  expect_identical(default_workers(), 1L)
+})
+
+hook_error <- function(action, block = 2) {
+  withr::local_options(list(bootscale.test_hook = list(action = action, block = block)))
+  tryCatch(bootstrap_means(1:10, n_means = 20000, workers = 2, seed = 1),
+           bootscale_error_worker = function(e) e)
+}
+
+test_that("a crashing, killed or silent worker is a classed error, cleanly", {
+  skip_if_no_fork()
+  local_no_children()
+  local_parallel()
+  td <- tempdir()
+  e <- hook_error("segv")
+  expect_s3_class(e, "bootscale_error_worker")
+  expect_match(conditionMessage(e), "killed by signal 11")
+  expect_true(dir.exists(td))
+  e <- hook_error("kill")
+  expect_match(conditionMessage(e), "killed by signal 9")
+  e <- hook_error("exit3")
+  expect_match(conditionMessage(e), "exited with status 3")
+  e <- hook_error("exit0")
+  expect_match(conditionMessage(e), "without completing")
+  expect_true(dir.exists(td))
+  expect_length(child_pids(), 0)
+})
+
+test_that("a worker failure message says what happened", {
+  skip_if_no_fork()
+  local_parallel()
+  withr::local_options(list(bootscale.test_hook = list(action = "exit3", block = 1)))
+  expect_snapshot(bootstrap_means(1:10, n_means = 20000, workers = 2, seed = 1), error = TRUE,
+                  transform = function(x) gsub("pid [0-9]+", "pid <pid>", x))
+})
+
+test_that("200 parallel calls leave fds, mappings and children unchanged", {
+  skip_if_no_fork()
+  skip_on_os(c("mac", "windows", "solaris"))
+  local_parallel()
+  for (i in 1:5) bootstrap_means(1:10, n_means = 2000, workers = 2, seed = i)
+  fds <- open_fds()
+  maps <- n_mappings()
+  for (i in 1:200) bootstrap_means(1:10, n_means = 2000, workers = 2, seed = i)
+  expect_identical(open_fds(), fds)
+  expect_identical(n_mappings(), maps)
+  expect_length(child_pids(), 0)
+})
+
+test_that("an interrupt returns within a second and leaves no workers", {
+  skip_if_no_fork()
+  skip_on_cran()
+  skip_on_os(c("mac", "windows", "solaris"))
+  skip_if_not_installed("processx")
+  script <- withr::local_tempfile(fileext = ".R")
+  writeLines(c(
+    "library(bootscale)",
+    "options(bootscale.test_hook = list(action = 'sleep', block = 1, seconds = 60))",
+    "cat('started\\n')",
+    "t0 <- Sys.time()",
+    "r <- tryCatch(bootstrap_means(1:10, n_means = 1e6, workers = 2, seed = 1),",
+    "  interrupt = function(e) 'interrupted')",
+    "cat(r, format(as.numeric(Sys.time() - t0, units = 'secs')), '\\n')",
+    "kids <- readLines(sprintf('/proc/%d/task/%d/children', Sys.getpid(), Sys.getpid()))",
+    "cat('children:', nchar(trimws(paste(kids, collapse = ''))), '\\n')",
+    "cat('tempdir:', dir.exists(tempdir()), '\\n')"
+  ), script)
+  p <- processx::process$new(file.path(R.home("bin"), "Rscript"), script, stdout = "|", stderr = "|")
+  on.exit(p$kill(), add = TRUE)
+  out <- ""
+  deadline <- Sys.time() + 30
+  while (!grepl("started", out) && Sys.time() < deadline) {
+    p$poll_io(200)
+    out <- paste0(out, p$read_output())
+  }
+  Sys.sleep(1.5)  # the workers are running (one of them asleep)
+  workers <- ps::ps_children(ps::ps_handle(p$get_pid()))
+  expect_gte(length(workers), 1)
+  t0 <- Sys.time()
+  p$interrupt()
+  p$wait(10000)
+  waited <- as.numeric(Sys.time() - t0, units = "secs")
+  out <- paste0(out, p$read_all_output())
+  expect_match(out, "interrupted")
+  expect_match(out, "children: 0")
+  expect_match(out, "tempdir: TRUE")
+  expect_lt(waited, 3)
+  for (w in workers) expect_false(ps::ps_is_running(w))
+})
+
+test_that("killing R with SIGKILL takes its workers with it (Linux)", {
+  skip_if_no_fork()
+  skip_on_cran()
+  skip_on_os(c("mac", "windows", "solaris"))
+  skip_if_not_installed("processx")
+  skip_if_not_installed("ps")
+  script <- withr::local_tempfile(fileext = ".R")
+  writeLines(c(
+    "library(bootscale)",
+    "options(bootscale.test_hook = list(action = 'sleep', block = 1, seconds = 60))",
+    "cat('started\\n')",
+    "bootstrap_means(1:10, n_means = 1e6, workers = 2, seed = 1)"
+  ), script)
+  p <- processx::process$new(file.path(R.home("bin"), "Rscript"), script, stdout = "|")
+  on.exit(p$kill(), add = TRUE)
+  out <- ""
+  deadline <- Sys.time() + 30
+  while (!grepl("started", out) && Sys.time() < deadline) {
+    p$poll_io(200)
+    out <- paste0(out, p$read_output())
+  }
+  Sys.sleep(1)
+  workers <- ps::ps_children(ps::ps_handle(p$get_pid()))
+  expect_gte(length(workers), 1)
+  p$kill()  # SIGKILL
+  Sys.sleep(1)
+  for (w in workers) {
+    alive <- tryCatch(ps::ps_is_running(w) && ps::ps_status(w) != "zombie", error = function(e) FALSE)
+    expect_false(alive)
+  }
+})
