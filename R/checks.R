@@ -20,7 +20,8 @@ describe <- function(x) {
   if (is.factor(x)) return("a factor")
   if (is.list(x)) return("a list")
   if (length(x) != 1) return(sprintf("a %s vector of length %d", typeof(x), length(x)))
-  if (is.na(x)) return(if (is.double(x) && !is.na(x) && is.nan(x)) "NaN" else "NA")
+  if (is.na(x)) return(if (is.double(x) && is.nan(x)) "NaN" else "NA")
+  if (is.character(x)) return(sprintf("the string \"%s\"", x))
   format(x)
 }
 
@@ -29,8 +30,13 @@ check_count <- function(x, arg = rlang::caller_arg(x), min = 1, max = 2^52,
   ok <- is.numeric(x) && !is.factor(x) && length(x) == 1 && !is.na(x) &&
     is.finite(x) && x == trunc(x) && x >= min && x <= max
   if (!ok) {
+    range <- if (max >= 2^52) {
+      sprintf(">= %s", format(min, big.mark = ","))
+    } else {
+      sprintf("between %s and %s", format(min, big.mark = ","), format(max, big.mark = ","))
+    }
     abort_bs(
-      c("{.arg {arg}} must be a single whole number between {format(min, big.mark = ',')} and {format(max, big.mark = ',', scientific = TRUE)}.",
+      c("{.arg {arg}} must be a single whole number {range}.",
         "x" = "It is {describe(x)}."),
       "bad_count", call = call
     )

@@ -11,6 +11,7 @@ cat("data:    ", path, "\n")
 cat("workload:", n_means, "means x 100 draws per year\n")
 cat("workers: ", cores, "(available cores)\n\n")
 
+invisible(tibble::tibble()) # load tibble and its friends before timing anything
 t_read <- system.time(fs <- read_filesizes(path))[["elapsed"]]
 t_agg <- system.time(yearly <- aggregate_filesizes(fs))[["elapsed"]]
 cat(sprintf("read %d rows in %.3f s, aggregated to %d (Year, BytesLog2) cells in %.3f s\n\n",
