@@ -25,8 +25,15 @@
 aggregate_filesizes <- function(data, by = c("Year", "BytesLog2"),
                                 targets = c("Files", "SpaceUsage"), fn = sum) {
   check_data_frame(data)
-  check_columns(data, by, "by")
-  check_columns(data, targets, "targets")
+  by <- unique(check_columns(data, by, "by"))
+  targets <- unique(check_columns(data, targets, "targets"))
+  both <- intersect(by, targets)
+  if (length(both)) {
+    abort_bs(
+      c("{.arg by} and {.arg targets} must not share columns.", "x" = "Both name {.val {both}}."),
+      "bad_by"
+    )
+  }
   if (!is.function(fn)) {
     abort_bs(c("{.arg fn} must be a function.", "x" = "It is {describe(fn)}."), "bad_function")
   }
@@ -36,15 +43,43 @@ aggregate_filesizes <- function(data, by = c("Year", "BytesLog2"),
 
   g <- group_ids(data[by])
   keys <- lapply(data[by], function(k) k[g$first])
-  values <- lapply(data[targets], function(v) {
+  call <- rlang::current_env()
+  values <- lapply(targets, function(nm) {
+    v <- data[[nm]]
     if (identical(fn, sum) && is.numeric(v)) {
       s <- unname(rowsum(as.double(v), g$id, reorder = TRUE)[, 1])
-      if (is.integer(v) && all(abs(s) <= .Machine$integer.max)) as.integer(s) else s
+      if (is.integer(v) && all(abs(s) <= .Machine$integer.max, na.rm = TRUE)) as.integer(s) else s
     } else {
-      unlist(lapply(split(v, factor(g$id, levels = seq_len(g$n))), fn), use.names = FALSE)
+      apply_fn(fn, v, g, nm, call)
     }
   })
+  names(values) <- targets
   tibble::as_tibble(c(keys, values))
+}
+
+# fn on every group of one target column; one value per group or a classed
+# error naming the column.
+apply_fn <- function(fn, v, g, nm, call) {
+  out <- tryCatch(
+    lapply(split(v, factor(g$id, levels = seq_len(g$n))), fn),
+    error = function(e) {
+      abort_bs(
+        c("{.arg fn} must work on every column in {.arg targets}.",
+          "x" = "It failed on column {.field {nm}}."),
+        "bad_function", call = call, parent = e
+      )
+    }
+  )
+  n_values <- lengths(out)
+  if (any(n_values != 1)) {
+    bad <- which(n_values != 1)[1]
+    abort_bs(
+      c("{.arg fn} must return one value per group.",
+        "x" = "On column {.field {nm}} it returned {n_values[bad]} for group {bad}."),
+      "bad_function", call = call
+    )
+  }
+  unlist(out, use.names = FALSE)
 }
 
 # Dense group ids in the sorted order of the keys (first key most

@@ -47,7 +47,7 @@ bootstrap_means <- function(x, weights = NULL, n_means = 1000, sample_size = 100
   x <- check_values(x)
   weights <- check_weights(weights, length(x))
   n_means <- check_count(n_means)
-  sample_size <- check_count(sample_size)
+  sample_size <- check_count(sample_size, max = 4.5e15)  # the C engine's limit
   workers <- check_workers(workers)
   check_result_size(n_means, 8, "The bootstrap means")
   seed <- check_seed(seed)
@@ -110,7 +110,7 @@ bootstrap_mean <- function(.data, value, weight = NULL, .by = NULL, n_means = 10
   }
   by <- resolve_by(.data, rlang::enquo(.by))
   n_means <- check_count(n_means)
-  sample_size <- check_count(sample_size)
+  sample_size <- check_count(sample_size, max = 4.5e15)  # the C engine's limit
   conf_level <- check_conf_level(conf_level)
   keep_samples <- check_flag(keep_samples)
   workers <- check_workers(workers)
@@ -118,6 +118,13 @@ bootstrap_mean <- function(.data, value, weight = NULL, .by = NULL, n_means = 10
   x <- eval_column(.data, value_quo, "value")
   w <- if (rlang::quo_is_null(weight_quo)) NULL else eval_column(.data, weight_quo, "weight")
   x <- check_values(x, arg = "value")
+  if (length(x) != nrow(.data)) {
+    abort_bs(
+      c("{.arg value} must have one value per row of {.arg .data} ({nrow(.data)}).",
+        "x" = "It has {length(x)}."),
+      "bad_values"
+    )
+  }
   w <- check_weights(w, length(x), arg = "weight")
 
   if (length(by)) {

@@ -19,18 +19,23 @@ describe <- function(x) {
   if (is.data.frame(x)) return("a data frame")
   if (is.factor(x)) return("a factor")
   if (is.list(x)) return("a list")
-  if (length(x) != 1) return(sprintf("a %s vector of length %d", typeof(x), length(x)))
+  if (is.function(x)) return("a function")
+  if (!is.atomic(x)) return(sprintf("an object of type %s", typeof(x)))
+  if (length(x) != 1) {
+    return(sprintf("%s %s vector of length %d", if (is.integer(x)) "an" else "a", typeof(x),
+                   length(x)))
+  }
   if (is.na(x)) return(if (is.double(x) && is.nan(x)) "NaN" else "NA")
   if (is.character(x)) return(sprintf("the string \"%s\"", x))
   format(x)
 }
 
-check_count <- function(x, arg = rlang::caller_arg(x), min = 1, max = 2^52,
+check_count <- function(x, arg = rlang::caller_arg(x), min = 1, max = Inf,
                         call = rlang::caller_env()) {
   ok <- is.numeric(x) && !is.factor(x) && length(x) == 1 && !is.na(x) &&
     is.finite(x) && x == trunc(x) && x >= min && x <= max
   if (!ok) {
-    range <- if (max >= 2^52) {
+    range <- if (is.infinite(max)) {
       sprintf(">= %s", format(min, big.mark = ","))
     } else {
       sprintf("between %s and %s", format(min, big.mark = ","), format(max, big.mark = ","))

@@ -53,7 +53,8 @@ read_filesizes <- function(path) {
   path <- check_string(path)
   if (!file.exists(path) || dir.exists(path)) {
     abort_bs(
-      c("{.arg path} must be an existing file.", "x" = "{.file {path}} does not exist."),
+      c("{.arg path} must be an existing file.",
+        "x" = if (dir.exists(path)) "{.file {path}} is a directory." else "{.file {path}} does not exist."),
       "file_not_found"
     )
   }
@@ -245,9 +246,47 @@ simulate_filesizes <- function(first_year = 1997, last_year = 2020, max_log2 = 4
 #' unlink(tmp)
 write_filesizes <- function(data, path) {
   check_data_frame(data)
-  check_columns(data, c("Bytes", "MonthsTo2021", "Files"), "data")
+  cols <- c("Bytes", "MonthsTo2021", "Files")
+  missing <- setdiff(cols, names(data))
+  if (length(missing)) {
+    abort_bs(
+      c("{.arg data} must have the columns {.val {cols}}.", "x" = "Missing: {.val {missing}}."),
+      "missing_column"
+    )
+  }
+  for (nm in cols) {
+    v <- data[[nm]]
+    # What read_filesizes() accepts: whole numbers, counts and sizes >= 0.
+    ok <- if (is.numeric(v)) is.finite(v) & v == trunc(v) & (nm == "MonthsTo2021" | v >= 0) else FALSE
+    if (!all(ok)) {
+      bad <- which(!ok)[1]
+      abort_bs(
+        c("Column {.field {nm}} of {.arg data} must hold finite whole numbers{if (nm != 'MonthsTo2021') ', none negative' else ''}.",
+          "x" = if (is.numeric(v)) "Row {bad} has {describe(v[bad])}." else "It is {describe(v)}."),
+        "bad_values"
+      )
+    }
+  }
   path <- check_string(path)
-  con <- if (grepl("\\.gz$", path)) gzfile(path, "w") else file(path, "w")
+  # file() warns with the reason, then fails; catching the warning itself
+  # would leak the half-made connection.
+  why <- NULL
+  con <- tryCatch(
+    withCallingHandlers(
+      if (grepl("\\.gz$", path)) gzfile(path, "w") else file(path, "w"),
+      warning = function(w) {
+        why <<- conditionMessage(w)
+        invokeRestart("muffleWarning")
+      }
+    ),
+    error = function(e) {
+      why <<- why %||% conditionMessage(e)
+      NULL
+    }
+  )
+  if (is.null(con)) {
+    abort_bs(c("{.arg path} must be a file that can be written.", "x" = "{why}"), "file_not_writable")
+  }
   on.exit(close(con), add = TRUE)
   writeLines(sprintf("%14.0f %4.0f %.0f", data$Bytes, data$MonthsTo2021, data$Files), con)
   invisible(path)

@@ -22,12 +22,17 @@ filesize_pipeline <- function(path = filesizes_example(), by = "Year", n_means =
                               workers = NULL, seed = NULL) {
   filesizes <- read_filesizes(path)
   check_columns(filesizes, by, "by")
-  if ("BytesLog2" %in% by) {
-    abort_bs("{.arg by} must not contain {.val BytesLog2}, the column being averaged.", "bad_by")
+  used <- intersect(by, c("BytesLog2", "Files", "SpaceUsage"))
+  if (length(used)) {
+    abort_bs(
+      c("{.arg by} must not contain {.val BytesLog2}, {.val Files} or {.val SpaceUsage}, the columns being averaged and summed.",
+        "x" = "It contains {.val {used}}."),
+      "bad_by"
+    )
   }
   summed <- aggregate_filesizes(filesizes, by = c(by, "BytesLog2"),
                                 targets = c("Files", "SpaceUsage"))
-  out <- bootstrap_mean(summed, BytesLog2, weight = Files, .by = by,
+  out <- bootstrap_mean(summed, .data$BytesLog2, weight = .data$Files, .by = by,
                         n_means = n_means, sample_size = sample_size,
                         conf_level = conf_level, keep_samples = keep_samples,
                         workers = workers, seed = seed)

@@ -27,8 +27,19 @@ min_parallel_draws <- function() {
 #' default_workers()
 default_workers <- function() {
   w <- getOption("bootscale.workers")
+  if (!is.null(w)) {
+    ok <- is.numeric(w) && !is.factor(w) && length(w) == 1 && !is.na(w) &&
+      w == trunc(w) && w >= 1 && w <= 256
+    if (!ok) {
+      abort_bs(
+        c("Option {.code bootscale.workers} must be NULL or a single whole number between 1 and 256.",
+          "x" = "It is {describe(w)}."),
+        "bad_workers"
+      )
+    }
+  }
   if (is.null(w)) {
-    w <- parallelly::availableCores(omit = 0L)
+    w <- min(parallelly::availableCores(omit = 0L), 256L)  # the pool's maximum
     limit <- Sys.getenv("_R_CHECK_LIMIT_CORES_", "")
     if (nzchar(limit) && !identical(tolower(limit), "false")) w <- min(w, 2L)
   }
@@ -126,7 +137,8 @@ run_serial <- function(job, n_blocks, n_draws) {
     .Call(C_bs_job_run, job, 0, n_blocks)
     return(invisible())
   }
-  bar <- cli::cli_progress_bar("Resampling", total = n_blocks, .auto_close = FALSE)
+  bar <- cli::cli_progress_bar("Resampling", total = n_blocks, auto_terminate = FALSE,
+                                 .auto_close = FALSE)
   on.exit(cli::cli_progress_done(id = bar), add = TRUE)
   from <- 0
   while (from < n_blocks) {
@@ -153,7 +165,8 @@ run_forked <- function(job, workers, n_blocks, call) {
       )
     }
     if (is.null(bar)) {
-      bar <- cli::cli_progress_bar("Resampling", total = n_blocks, .auto_close = FALSE)
+      bar <- cli::cli_progress_bar("Resampling", total = n_blocks, auto_terminate = FALSE,
+                                 .auto_close = FALSE)
       on.exit(cli::cli_progress_done(id = bar), add = TRUE)
     }
     cli::cli_progress_update(set = st[[2]], id = bar)

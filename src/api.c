@@ -431,3 +431,72 @@ SEXP bs_physical_memory(void) {
 #endif
   return Rf_ScalarReal(NA_REAL);
 }
+
+/* ---- memory and BLAS ---- */
+
+#include "blas.h"
+#include "memory.h"
+
+/* c(reset, rss, peak, children_peak): reset is 0 when the peak was reset,
+ * an errno value when resetting failed, NA when not asked; sizes in bytes,
+ * NA when unknown. */
+SEXP bs_memory_snapshot(SEXP reset) {
+  double status = NA_REAL;
+  if (Rf_asLogical(reset) == TRUE) status = (double)memory_reset_peak();
+  const double v[4] = {status, memory_rss(), memory_peak(), memory_children_peak()};
+  SEXP out = PROTECT(Rf_allocVector(REALSXP, 4));
+  REAL(out)[0] = v[0];
+  for (int i = 1; i < 4; i++) REAL(out)[i] = v[i] < 0 ? NA_REAL : v[i];
+  UNPROTECT(1);
+  return out;
+}
+
+static size_t byte_count(SEXP bytes) {
+  const double b = scalar_real(bytes, "bytes");
+  if (b < 0 || b > 0x1p52) Rf_error("bootscale internal error: `bytes` out of range");
+  return (size_t)b;
+}
+
+SEXP bs_memory_touch(SEXP bytes) {
+  const size_t n = byte_count(bytes);
+  const int err = memory_touch(n);
+  if (err) Rf_error("cannot allocate %.0f bytes: %s", (double)n, strerror(err));
+  return R_NilValue;
+}
+
+SEXP bs_memory_child(SEXP bytes) {
+  const size_t n = byte_count(bytes);
+  const int err = memory_fork_touch(n);
+  if (err > 0) Rf_error("cannot fork a child: %s", strerror(err));
+  if (err < 0) Rf_error("the child that touches %.0f bytes failed", (double)n);
+  return R_NilValue;
+}
+
+static SEXP string_or_na(const char *s) {
+  return s ? Rf_mkString(s) : Rf_ScalarString(NA_STRING);
+}
+
+/* list(vendor, threads, max_threads, config, corename); NA where unknown. */
+SEXP bs_blas_info(SEXP path) {
+  const char *p = NULL;
+  if (TYPEOF(path) == STRSXP && XLENGTH(path) == 1 && STRING_ELT(path, 0) != NA_STRING)
+    p = CHAR(STRING_ELT(path, 0));
+  const blas_vendor v = blas_detect(p);
+  const int threads = blas_get_threads(), max = blas_max_threads();
+  SEXP out = PROTECT(Rf_allocVector(VECSXP, 5));
+  SET_VECTOR_ELT(out, 0, v == BLAS_UNKNOWN ? Rf_ScalarString(NA_STRING)
+                                           : Rf_mkString(blas_vendor_name(v)));
+  SET_VECTOR_ELT(out, 1, Rf_ScalarInteger(threads < 0 ? NA_INTEGER : threads));
+  SET_VECTOR_ELT(out, 2, Rf_ScalarInteger(max < 0 ? NA_INTEGER : max));
+  SET_VECTOR_ELT(out, 3, string_or_na(blas_config()));
+  SET_VECTOR_ELT(out, 4, string_or_na(blas_corename()));
+  UNPROTECT(1);
+  return out;
+}
+
+/* TRUE when the thread count was set; call bs_blas_info first. */
+SEXP bs_blas_set_threads(SEXP n) {
+  const double t = scalar_real(n, "n");
+  if (t < 1 || t > 1e6) Rf_error("bootscale internal error: `n` out of range");
+  return Rf_ScalarLogical(blas_set_threads((int)t) == 0);
+}

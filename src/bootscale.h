@@ -23,4 +23,11 @@ SEXP bs_rng_stream_head(SEXP seed, SEXP group, SEXP block, SEXP n);
 SEXP bs_fork_available(void);
 SEXP bs_physical_memory(void);
 
+/* memory and BLAS: peak resident memory, test allocations, BLAS threads */
+SEXP bs_memory_snapshot(SEXP reset);
+SEXP bs_memory_touch(SEXP bytes);
+SEXP bs_memory_child(SEXP bytes);
+SEXP bs_blas_info(SEXP path);
+SEXP bs_blas_set_threads(SEXP n);
+
 #endif

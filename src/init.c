@@ -24,6 +24,12 @@ static const R_CallMethodDef call_methods[] = {
     CALLDEF(bs_rng_stream_head,  4),
     CALLDEF(bs_fork_available,   0),
     CALLDEF(bs_physical_memory,  0),
+    /* memory and BLAS */
+    CALLDEF(bs_memory_snapshot,  1),
+    CALLDEF(bs_memory_touch,     1),
+    CALLDEF(bs_memory_child,     1),
+    CALLDEF(bs_blas_info,        1),
+    CALLDEF(bs_blas_set_threads, 1),
     {NULL, NULL, 0}};
 
 void attribute_visible R_init_bootscale(DllInfo *dll) {

@@ -1,5 +1,7 @@
 #include "kernel.h"
 
+#include <math.h>
+
 #include "rng.h"
 
 /* Raw draws use group ids past any means group, so the two kinds of work
@@ -34,7 +36,12 @@ void kernel_pair_fill(int64_t k, const double *w, const double *x,
     const double wi = w[i] / wmax;
     for (int64_t j = 0; j < k; j++) {
       w2[i * k + j] = wi * (w[j] / wmax);
-      x2[i * k + j] = x[i] + x[j];
+      /* Half the pair sum: near DBL_MAX the sum overflows, its half does
+       * not. kernel_means_block doubles it back in long double. Halving is
+       * exact, so results keep their bits, except for sums under 2^-1021,
+       * which may lose 2^-1075. */
+      const double s = x[i] + x[j];
+      x2[i * k + j] = isfinite(s) ? 0.5 * s : 0.5 * x[i] + 0.5 * x[j];
     }
   }
 }
@@ -93,6 +100,10 @@ void kernel_means_block(const kernel_means_job *job, int64_t block) {
       sa += cell_draw(kk, cc, rng_next(&a));
       sb += cell_draw(kk, cc, rng_next(&b));
     }
+    if (paired) { /* pair cells hold half sums */
+      sa *= 2.0L;
+      sb *= 2.0L;
+    }
     if (tail) {
       sa += cell_draw(k1, c1, rng_next(&a));
       sb += cell_draw(k1, c1, rng_next(&b));
@@ -103,6 +114,7 @@ void kernel_means_block(const kernel_means_job *job, int64_t block) {
   if (i < to) {
     long double sa = 0.0L;
     for (int64_t d = 0; d < steps; d++) sa += cell_draw(kk, cc, rng_next(&a));
+    if (paired) sa *= 2.0L;
     if (tail) sa += cell_draw(k1, c1, rng_next(&a));
     out[i] = (double)(sa * inv_ss);
   }

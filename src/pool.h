@@ -77,6 +77,13 @@ typedef struct {
 } pool_t;
 
 int pool_available(void);
+/* Ends a forked child at once (no atexit handlers, no stdio); never returns
+ * where fork exists. */
+void pool_child_exit(int status)
+#if defined(__GNUC__) && !defined(_WIN32)
+    __attribute__((noreturn))
+#endif
+    ;
 void pool_init(pool_t *p);
 /* Maps the shared region; returns 0 or an errno value. */
 int pool_map(pool_t *p, int64_t n_blocks, size_t data_bytes);

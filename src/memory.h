@@ -1,0 +1,32 @@
+/*
+ * memory: resident memory of this process and of its children, pure C.
+ *
+ * Sizes are in bytes as doubles; -1 means "not known on this platform".
+ *  - memory_rss: resident set now (Linux VmRSS).
+ *  - memory_peak: peak resident set (Linux VmHWM, else getrusage ru_maxrss).
+ *  - memory_reset_peak: Linux only, writes "5" to /proc/self/clear_refs,
+ *    which resets VmHWM to the current resident set. Returns 0 or an errno
+ *    value (ENOSYS elsewhere).
+ *  - memory_children_peak: getrusage(RUSAGE_CHILDREN) ru_maxrss, the largest
+ *    peak of any descendant that was waited for, over the life of the
+ *    process. It never goes down.
+ *  - memory_touch: mallocs `bytes`, writes every byte, frees it; 0 or ENOMEM.
+ *  - memory_fork_touch: forks a child that maps and writes `bytes` then
+ *    exits; the parent waits for it. Returns 0, an errno value, or -1 when
+ *    the child failed. The child calls neither malloc nor stdio.
+ * The last two are test helpers: they make peaks of known size. Nothing here
+ * is thread-safe or keeps state.
+ */
+#ifndef BOOTSCALE_MEMORY_H
+#define BOOTSCALE_MEMORY_H
+
+#include <stddef.h>
+
+double memory_rss(void);
+double memory_peak(void);
+int memory_reset_peak(void);
+double memory_children_peak(void);
+int memory_touch(size_t bytes);
+int memory_fork_touch(size_t bytes);
+
+#endif
