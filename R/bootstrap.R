@@ -149,12 +149,11 @@ bootstrap_mean <- function(.data, value, weight = NULL, .by = NULL, n_means = 10
   check_result_size(n_groups * n_means, 8, "The bootstrap means")
   seed <- check_seed(seed)
   res <- means_engine(unname(values), unname(weights), n_means, sample_size, workers, seed)
-  dim(res) <- c(n_means, n_groups)
-
   alpha <- (1 - conf_level) / 2
-  stats <- vapply(seq_len(n_groups), function(j) {
-    summarise_means(res[, j], alpha)
-  }, numeric(4))
+  # mean, sd and the percentile interval per group, in C: no copies of the
+  # means, and the quantiles by selection rather than sorting.
+  stats <- .Call(C_bs_summarise_means, res, as.double(n_groups), c(alpha, 1 - alpha))
+  stats[2, is.nan(stats[2, ])] <- NA_real_ # one replicate has no spread
   out <- keys
   out$estimate <- stats[1, ]
   out$std.error <- stats[2, ]
@@ -162,7 +161,7 @@ bootstrap_mean <- function(.data, value, weight = NULL, .by = NULL, n_means = 10
   out$conf.high <- stats[4, ]
   out$n_means <- rep(as.integer(n_means), n_groups)
   if (keep_samples) {
-    out$samples <- lapply(seq_len(n_groups), function(j) res[, j])
+    out$samples <- lapply(seq_len(n_groups), function(j) res[seq_len(n_means) + (j - 1) * n_means])
   }
   out <- tibble::new_tibble(out, class = "bootscale_bootstrap")
   attr(out, "seed") <- seed
@@ -216,16 +215,4 @@ resolve_by <- function(data, by_quo, call = rlang::caller_env()) {
                "x" = "It is {describe(by)}."), "missing_column", call = call)
   }
   check_columns(data, unique(by), ".by", call = call)
-}
-
-# Mean, standard deviation and the percentile interval of one group's means.
-# The quantiles are R's default (type 7), found with a partial sort.
-summarise_means <- function(m, alpha) {
-  n <- length(m)
-  h <- (n - 1) * c(alpha, 1 - alpha) + 1
-  lo <- floor(h)
-  hi <- pmin(lo + 1, n)
-  s <- sort.int(m, partial = unique(c(lo, hi)))
-  q <- s[lo] + (h - lo) * (s[hi] - s[lo])
-  c(mean(m), if (n > 1) stats::sd(m) else NA_real_, q)
 }

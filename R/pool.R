@@ -6,13 +6,36 @@
 # releases the job with on.exit(): an error, an interrupt or a failed worker
 # leaves no child process, no mapping and no memory behind.
 
-# Cost rule, measured on a 2-core machine (see bench/RESULTS.md): forking
-# and reaping one worker costs about 1 ms with a 100 MB R session, a draw
-# about 1-2 ns. Below `bootscale.min_parallel_draws` draws (default 4e6,
-# about 5 ms of work) the job runs serially, and no more workers are used
-# than there are blocks or than the work pays for (one worker per 2e6 draws).
-min_parallel_draws <- function() {
-  getOption("bootscale.min_parallel_draws", 4e6)
+# Cost rule. A draw costs about 1.5 ns (1 ns with pair tables, 2 ns
+# without); a worker costs its fork() and exit, which copy and free the page
+# tables of the whole session: measured on a 2-core machine (bench/RESULTS.md)
+# about 2.4 ms plus 0.031 ms per MB of resident memory of the R session, per
+# worker, with the forks done one after the other. plan_workers() picks the
+# number of workers w that minimises draws * 1.5 ns / w + w * cost, and runs
+# serially unless that saves at least 10 %. Setting
+# options(bootscale.min_parallel_draws = n) replaces the model by a plain
+# threshold: jobs of n draws or more use every worker.
+draw_seconds <- 1.5e-9
+worker_seconds <- function(rss_mb) 2.4e-3 + 3.1e-5 * rss_mb
+
+# Resident memory of this R session in MB (Linux; elsewhere a typical 200).
+session_rss_mb <- function() {
+  statm <- tryCatch(readLines("/proc/self/statm", warn = FALSE), error = function(e) "")
+  pages <- suppressWarnings(as.numeric(strsplit(statm, " ", fixed = TRUE)[[1]][2]))
+  if (length(pages) != 1 || is.na(pages)) 200 else pages * 4096 / 2^20
+}
+
+available_cores <- function() {
+  # parallelly::availableCores() takes about 10 ms; remember it for as long
+  # as the settings it reads stay the same.
+  key <- paste(getOption("mc.cores", ""), Sys.getenv(c("_R_CHECK_LIMIT_CORES_", "MC_CORES",
+    "SLURM_CPUS_PER_TASK", "PBS_NUM_PPN", "NSLOTS", "R_PARALLELLY_AVAILABLECORES_FALLBACK")),
+    collapse = "|")
+  if (!identical(the$cores_key, key)) {
+    the$cores <- parallelly::availableCores(omit = 0L)
+    the$cores_key <- key
+  }
+  the$cores
 }
 
 #' Default number of workers
@@ -58,7 +81,7 @@ check_workers <- function(workers, call = rlang::caller_env()) {
     )
   }
   workers <- as.integer(workers)
-  cores <- parallelly::availableCores(omit = 0L)
+  cores <- available_cores()
   if (workers > cores) {
     cli::cli_warn(
       c("{workers} workers on {cores} available core{?s} will compete for the CPU.",
@@ -108,10 +131,19 @@ test_hook <- function() {
 
 `%||%` <- function(x, y) if (is.null(x)) y else x
 
-plan_workers <- function(workers, n_draws, n_blocks) {
+plan_workers <- function(workers, n_draws, n_blocks, rss_mb = NULL) {
   if (!is.null(getOption("bootscale.test_hook"))) return(max(2L, workers))
-  if (workers < 2L || n_draws < min_parallel_draws()) return(1L)
-  as.integer(max(1, min(workers, n_blocks, floor(n_draws / 2e6))))
+  workers <- as.integer(min(workers, n_blocks))
+  if (workers < 2L) return(1L)
+  threshold <- getOption("bootscale.min_parallel_draws")
+  if (!is.null(threshold)) return(if (n_draws >= threshold) workers else 1L)
+  serial <- n_draws * draw_seconds
+  if (serial < 2 * worker_seconds(0)) return(1L)
+  if (is.null(rss_mb)) rss_mb <- session_rss_mb()
+  w <- seq_len(workers)
+  predicted <- serial / w + ifelse(w > 1, w * worker_seconds(rss_mb), 0)
+  best <- which.min(predicted)
+  if (predicted[best] > 0.9 * serial) 1L else as.integer(best)
 }
 
 # Runs a job to the end and returns its result vector.

@@ -360,6 +360,20 @@ SEXP bs_job_release(SEXP xp) {
   return R_NilValue;
 }
 
+SEXP bs_summarise_means(SEXP means, SEXP n_groups, SEXP probs) {
+  if (!Rf_isReal(means) || !Rf_isReal(probs) || XLENGTH(probs) != 2)
+    Rf_error("bootscale internal error: bad arguments to the summary");
+  const double g = scalar_real(n_groups, "n_groups");
+  if (g < 1 || XLENGTH(means) % (R_xlen_t)g != 0 || XLENGTH(means) == 0)
+    Rf_error("bootscale internal error: the means do not split into %.0f groups", g);
+  const int64_t n = (int64_t)(XLENGTH(means) / (R_xlen_t)g);
+  double *scratch = (double *)R_alloc((size_t)n, sizeof(double));
+  SEXP out = PROTECT(Rf_allocMatrix(REALSXP, 4, (int)g));
+  kernel_summary(REAL(means), n, (int64_t)g, REAL(probs)[0], REAL(probs)[1], scratch, REAL(out));
+  UNPROTECT(1);
+  return out;
+}
+
 /* ---- internals exposed for tests ---------------------------------------- */
 
 SEXP bs_alias_probs(SEXP weights) {

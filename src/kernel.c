@@ -137,3 +137,75 @@ void kernel_draws_block(const kernel_draws_job *job, int64_t block) {
   for (int64_t i = from; i < to; i++)
     out[i] = (int32_t)(alias_draw_raw(k, thr, ali, rng_next(&st)) + 1);
 }
+
+/* k-th smallest (0-based) of a[0..n-1], partially reordering a. Hoare
+ * partition around the median of three; expected O(n). */
+static double select_kth(double *a, int64_t n, int64_t k) {
+  int64_t left = 0, right = n - 1;
+  while (right > left) {
+    const int64_t mid = left + (right - left) / 2;
+    double p0 = a[left], p1 = a[mid], p2 = a[right];
+    double pivot = p0 < p1 ? (p1 < p2 ? p1 : (p0 < p2 ? p2 : p0))
+                           : (p0 < p2 ? p0 : (p1 < p2 ? p2 : p1));
+    int64_t i = left, j = right;
+    while (i <= j) {
+      while (a[i] < pivot) i++;
+      while (a[j] > pivot) j--;
+      if (i <= j) {
+        const double t = a[i];
+        a[i] = a[j];
+        a[j] = t;
+        i++;
+        j--;
+      }
+    }
+    if (k <= j)
+      right = j;
+    else if (k >= i)
+      left = i;
+    else
+      return a[k];
+  }
+  return a[k];
+}
+
+/* Smallest of a[from..n-1]. */
+static double min_from(const double *a, int64_t from, int64_t n) {
+  double m = a[from];
+  for (int64_t i = from + 1; i < n; i++)
+    if (a[i] < m) m = a[i];
+  return m;
+}
+
+/* R's type-7 quantile: h = (n - 1) p, interpolate between order statistics
+ * floor(h) and floor(h) + 1 (0-based). After select_kth(k), everything past
+ * k is >= a[k], so the next order statistic is the minimum of that tail. */
+static double quantile7(double *a, int64_t n, double p) {
+  const double h = (double)(n - 1) * p;
+  const int64_t j = (int64_t)h;
+  const double lo = select_kth(a, n, j);
+  if (j + 1 >= n) return lo;
+  const double hi = min_from(a, j + 1, n);
+  return lo + (h - (double)j) * (hi - lo);
+}
+
+void kernel_summary(const double *x, int64_t n, int64_t n_groups, double lo, double hi,
+                    double *scratch, double *out) {
+  for (int64_t g = 0; g < n_groups; g++) {
+    const double *v = x + g * n;
+    long double s = 0.0L;
+    for (int64_t i = 0; i < n; i++) s += v[i];
+    const long double mean = s / (long double)n;
+    long double ss = 0.0L;
+    for (int64_t i = 0; i < n; i++) {
+      const long double d = (long double)v[i] - mean;
+      ss += d * d;
+    }
+    out[4 * g] = (double)mean;
+    out[4 * g + 1] = n > 1 ? (double)sqrtl(ss / (long double)(n - 1)) : NAN;
+    for (int64_t i = 0; i < n; i++) scratch[i] = v[i];
+    out[4 * g + 2] = quantile7(scratch, n, lo);
+    for (int64_t i = 0; i < n; i++) scratch[i] = v[i];
+    out[4 * g + 3] = quantile7(scratch, n, hi);
+  }
+}

@@ -80,3 +80,11 @@ int64_t kernel_draws_n_blocks(const kernel_draws_job *job);
 void kernel_draws_block(const kernel_draws_job *job, int64_t block);
 
 #endif
+
+/* Summary of each group's means, in place of R code that would copy them:
+ * for group g of x[g * n .. g * n + n - 1], out[4 * g + 0..3] = mean (long
+ * double accumulation), standard deviation (two-pass, NaN when n < 2) and the
+ * type-7 quantiles at probabilities lo and hi (as R's quantile() defines
+ * them). scratch holds n doubles; x is not modified. */
+void kernel_summary(const double *x, int64_t n, int64_t n_groups, double lo, double hi,
+                    double *scratch, double *out);

@@ -169,3 +169,28 @@ test_that("the real data's yearly means agree with the exact weighted means", {
   # and the chapter's published table (2010: 12.98, 2012: 10.67, ...)
   expect_lt(max(abs(res$Mean - c(12.98, 14.04, 10.67, 13.41, 14.04, 11.75, 13.54, 11.98, 13.28, 13.70, 13.23))), 0.02)
 })
+
+test_that("the C summary matches mean(), sd() and quantile() type 7", {
+  summ <- function(x, g, p) .Call(bootscale:::C_bs_summarise_means, as.double(x), g, p)
+  set.seed(12)
+  for (n in c(1, 2, 3, 10, 101, 1000)) {
+    for (x in list(rnorm(n), round(runif(n) * 3), rep(2.5, n))) {
+      for (p in list(c(0.025, 0.975), c(0, 1), c(0.5, 0.5), c(0.1, 0.9))) {
+        got <- summ(x, 1, p)
+        expect_equal(got[1, 1], mean(x), tolerance = 1e-14)
+        if (n > 1) expect_equal(got[2, 1], sd(x), tolerance = 1e-12) else expect_true(is.nan(got[2, 1]))
+        expect_equal(got[3:4, 1], unname(stats::quantile(x, p, type = 7)), tolerance = 1e-14)
+      }
+    }
+  }
+  x <- c(rnorm(50), runif(50))
+  got <- summ(x, 2, c(0.05, 0.95))
+  expect_equal(dim(got), c(4L, 2L))
+  expect_equal(got[, 2], c(mean(x[51:100]), sd(x[51:100]), unname(stats::quantile(x[51:100], c(0.05, 0.95)))))
+})
+
+test_that("one replicate gives NA standard errors", {
+  res <- bootstrap_mean(data.frame(v = 1:5), v, n_means = 1, seed = 1)
+  expect_true(is.na(res$std.error))
+  expect_equal(res$conf.low, res$estimate)
+})

@@ -50,12 +50,32 @@ test_that("the serial path (no fork allowed) gives the fork path's numbers", {
   expect_identical(serial, fork)
 })
 
-test_that("small jobs run serially by the cost rule", {
-  expect_identical(bootscale:::plan_workers(8L, 1e3, 10), 1L)
-  expect_identical(bootscale:::plan_workers(8L, 1e9, 3), 3L)
-  expect_identical(bootscale:::plan_workers(2L, 1e9, 1000), 2L)
-  expect_identical(bootscale:::plan_workers(1L, 1e9, 1000), 1L)
-  expect_identical(bootscale:::plan_workers(8L, 5e6, 1000), 2L)  # 2e6 draws per worker
+test_that("the cost rule weighs the work against the cost of forking", {
+  withr::local_options(list(bootscale.min_parallel_draws = NULL))
+  plan <- bootscale:::plan_workers
+  expect_identical(plan(8L, 1e3, 10, rss_mb = 100), 1L)         # tiny job
+  expect_identical(plan(2L, 1.1e8, 1078, rss_mb = 100), 2L)     # the chapter's workload
+  expect_identical(plan(8L, 1e10, 3, rss_mb = 100), 3L)         # no more workers than blocks
+  expect_identical(plan(1L, 1e10, 1000, rss_mb = 100), 1L)
+  expect_identical(plan(2L, 4e6, 1000, rss_mb = 100), 1L)       # 6 ms of work: not worth it
+  # a big session makes forks dear: the same job stays serial
+  expect_identical(plan(2L, 2e7, 1000, rss_mb = 100), 2L)
+  expect_identical(plan(2L, 2e7, 1000, rss_mb = 4000), 1L)
+  # many cores: stop adding workers when their cost outweighs the gain
+  w <- plan(64L, 1e9, 1e5, rss_mb = 200)
+  expect_gt(w, 8L)
+  expect_lt(w, 64L)
+  # a plain threshold replaces the model
+  withr::local_options(list(bootscale.min_parallel_draws = 10))
+  expect_identical(plan(4L, 10, 100, rss_mb = 1e5), 4L)
+  expect_identical(plan(4L, 9, 100, rss_mb = 1e5), 1L)
+})
+
+test_that("the session's resident memory is read", {
+  skip_on_os(c("mac", "windows", "solaris"))
+  rss <- bootscale:::session_rss_mb()
+  expect_gt(rss, 10)
+  expect_lt(rss, 1e5)
 })
 
 test_that("workers are checked and oversubscription warns", {
