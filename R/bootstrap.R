@@ -180,8 +180,7 @@ eval_column <- function(data, quo, arg, call = rlang::caller_env()) {
     rlang::eval_tidy(quo, data = data),
     error = function(e) {
       abort_bs(
-        c("{.arg {arg}} must be a column of {.arg .data} or an expression of its columns.",
-          "x" = conditionMessage(e)),
+        "{.arg {arg}} must be a column of {.arg .data} or an expression of its columns.",
         "missing_column", call = call, parent = e
       )
     }
@@ -206,7 +205,7 @@ resolve_by <- function(data, by_quo, call = rlang::caller_env()) {
   by <- tryCatch(
     rlang::eval_tidy(by_quo, data = mask),
     error = function(e) {
-      abort_bs(c("{.arg .by} must name columns of {.arg .data}.", "x" = conditionMessage(e)),
+      abort_bs("{.arg .by} must name columns of {.arg .data}.",
                "missing_column", call = call, parent = e)
     }
   )

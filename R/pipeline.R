@@ -20,7 +20,7 @@
 filesize_pipeline <- function(path = filesizes_example(), by = "Year", n_means = 10000,
                               sample_size = 100, conf_level = 0.95, keep_samples = FALSE,
                               workers = NULL, seed = NULL) {
-  filesizes <- read_filesizes(path)
+  filesizes <- in_pipeline(read_filesizes(path))
   check_columns(filesizes, by, "by")
   used <- intersect(by, c("BytesLog2", "Files", "SpaceUsage"))
   if (length(used)) {
@@ -32,11 +32,20 @@ filesize_pipeline <- function(path = filesizes_example(), by = "Year", n_means =
   }
   summed <- aggregate_filesizes(filesizes, by = c(by, "BytesLog2"),
                                 targets = c("Files", "SpaceUsage"))
-  out <- bootstrap_mean(summed, .data$BytesLog2, weight = .data$Files, .by = by,
-                        n_means = n_means, sample_size = sample_size,
-                        conf_level = conf_level, keep_samples = keep_samples,
-                        workers = workers, seed = seed)
+  out <- in_pipeline(bootstrap_mean(summed, .data$BytesLog2, weight = .data$Files, .by = by,
+                                    n_means = n_means, sample_size = sample_size,
+                                    conf_level = conf_level, keep_samples = keep_samples,
+                                    workers = workers, seed = seed))
   names(out)[names(out) == "estimate"] <- "Mean"
   out
+}
+
+# Errors of the steps name the function the user called, whose arguments
+# they are about.
+in_pipeline <- function(expr, call = rlang::caller_env()) {
+  tryCatch(expr, bootscale_error = function(e) {
+    e$call <- rlang::frame_call(call)
+    rlang::cnd_signal(e)
+  })
 }
 
