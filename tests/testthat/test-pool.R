@@ -136,44 +136,54 @@ test_that("200 parallel calls leave fds, mappings and children unchanged", {
   expect_length(child_pids(), 0)
 })
 
-test_that("an interrupt returns within a second and leaves no workers", {
-  skip_if_no_fork()
-  skip_on_cran()
-  skip_on_os(c("mac", "windows", "solaris"))
-  skip_if_not_installed("processx")
-  script <- withr::local_tempfile(fileext = ".R")
+# Starts Rscript on `lines` after a prelude that makes the worker of block 1
+# sleep for a minute, and returns the process once it has started the run.
+start_sleeping_run <- function(lines, env = parent.frame()) {
+  script <- withr::local_tempfile(fileext = ".R", .local_envir = env)
   writeLines(c(
     "library(bootscale)",
     "options(bootscale.test_hook = list(action = 'sleep', block = 1, seconds = 60))",
     "cat('started\\n')",
-    "t0 <- Sys.time()",
-    "r <- tryCatch(bootstrap_means(1:10, n_means = 1e6, workers = 2, seed = 1),",
-    "  interrupt = function(e) 'interrupted')",
-    "cat(r, format(as.numeric(Sys.time() - t0, units = 'secs')), '\\n')",
-    "kids <- readLines(sprintf('/proc/%d/task/%d/children', Sys.getpid(), Sys.getpid()))",
-    "cat('children:', nchar(trimws(paste(kids, collapse = ''))), '\\n')",
-    "cat('tempdir:', dir.exists(tempdir()), '\\n')"
+    lines
   ), script)
-  p <- processx::process$new(file.path(R.home("bin"), "Rscript"), script, stdout = "|", stderr = "|")
-  on.exit(p$kill(), add = TRUE)
+  p <- processx::process$new(file.path(R.home("bin"), "Rscript"), script,
+                             stdout = "|", stderr = "|")
+  withr::defer(p$kill(), envir = env)
   out <- ""
   deadline <- Sys.time() + 30
   while (!grepl("started", out) && Sys.time() < deadline) {
     p$poll_io(200)
     out <- paste0(out, p$read_output())
   }
-  Sys.sleep(1.5)  # the workers are running (one of them asleep)
+  Sys.sleep(1.5) # the workers are running, one of them asleep
+  p
+}
+
+test_that("an interrupt returns within a second and leaves no workers", {
+  skip_if_no_fork()
+  skip_on_cran()
+  skip_on_os(c("mac", "windows", "solaris"))
+  skip_if_not_installed("processx")
+  skip_if_not_installed("ps")
+  p <- start_sleeping_run(c(
+    "r <- tryCatch(bootstrap_means(1:10, n_means = 1e6, workers = 2, seed = 1),",
+    "  interrupt = function(e) sprintf('interrupted at %.3f', as.numeric(Sys.time())))",
+    "cat(r, '\\n')",
+    "kids <- readLines(sprintf('/proc/%d/task/%d/children', Sys.getpid(), Sys.getpid()))",
+    "cat('children:', nchar(trimws(paste(kids, collapse = ''))), '\\n')",
+    "cat('tempdir:', dir.exists(tempdir()), '\\n')"
+  ))
   workers <- ps::ps_children(ps::ps_handle(p$get_pid()))
   expect_gte(length(workers), 1)
-  t0 <- Sys.time()
+  sent <- as.numeric(Sys.time())
   p$interrupt()
   p$wait(10000)
-  waited <- as.numeric(Sys.time() - t0, units = "secs")
-  out <- paste0(out, p$read_all_output())
-  expect_match(out, "interrupted")
+  out <- p$read_all_output()
+  expect_match(out, "interrupted at")
+  returned <- as.numeric(sub(".*interrupted at ([0-9.]+).*", "\\1", out))
+  expect_lt(returned - sent, 1)
   expect_match(out, "children: 0")
   expect_match(out, "tempdir: TRUE")
-  expect_lt(waited, 3)
   for (w in workers) expect_false(ps::ps_is_running(w))
 })
 
@@ -183,25 +193,10 @@ test_that("killing R with SIGKILL takes its workers with it (Linux)", {
   skip_on_os(c("mac", "windows", "solaris"))
   skip_if_not_installed("processx")
   skip_if_not_installed("ps")
-  script <- withr::local_tempfile(fileext = ".R")
-  writeLines(c(
-    "library(bootscale)",
-    "options(bootscale.test_hook = list(action = 'sleep', block = 1, seconds = 60))",
-    "cat('started\\n')",
-    "bootstrap_means(1:10, n_means = 1e6, workers = 2, seed = 1)"
-  ), script)
-  p <- processx::process$new(file.path(R.home("bin"), "Rscript"), script, stdout = "|")
-  on.exit(p$kill(), add = TRUE)
-  out <- ""
-  deadline <- Sys.time() + 30
-  while (!grepl("started", out) && Sys.time() < deadline) {
-    p$poll_io(200)
-    out <- paste0(out, p$read_output())
-  }
-  Sys.sleep(1)
+  p <- start_sleeping_run("bootstrap_means(1:10, n_means = 1e6, workers = 2, seed = 1)")
   workers <- ps::ps_children(ps::ps_handle(p$get_pid()))
   expect_gte(length(workers), 1)
-  p$kill()  # SIGKILL
+  p$kill() # SIGKILL
   Sys.sleep(1)
   for (w in workers) {
     alive <- tryCatch(ps::ps_is_running(w) && ps::ps_status(w) != "zombie", error = function(e) FALSE)
