@@ -4,12 +4,18 @@
 #   make check            install what is missing, R CMD build + R CMD check
 #   make test             quick testthat run against the installed package
 #   make bench            benchmarks in bench/, results in bench/RESULTS.md
+#   make ctest            pure C tests of src/ without R, under ASan + UBSan (tests/ctest)
+#   make fuzz             libFuzzer on alias + kernel for FUZZ_SECONDS (60); installs clang if missing
+#   make valgrind         testthat suite under valgrind; log in check/valgrind.log, summary printed
+#   make soak             1000 parallel calls in one R session; fails if fds, maps, children or RSS grow
 
 R ?= R
 RSCRIPT ?= Rscript
 DATA ?=
+FUZZ_SECONDS ?= 60
+SOAK_LIB ?= /tmp/lib-soak
 
-.PHONY: setup install demo test check bench docs clean
+.PHONY: setup install demo test check bench docs clean ctest fuzz valgrind soak
 
 setup:
 	bash tools/setup.sh
@@ -34,3 +40,19 @@ docs:
 
 clean:
 	rm -rf check bootscale.Rcheck bootscale_*.tar.gz src/*.o src/*.so
+
+ctest:
+	$(MAKE) -C tests/ctest run
+
+fuzz:
+	bash tools/setup.sh fuzz
+	$(MAKE) -C tests/fuzz run FUZZ_SECONDS=$(FUZZ_SECONDS)
+
+valgrind: setup
+	bash tools/valgrind.sh
+
+soak: setup
+	mkdir -p $(SOAK_LIB)
+	$(R) CMD INSTALL --no-multiarch --library=$(SOAK_LIB) . > $(SOAK_LIB)/install.log 2>&1 || \
+	  { tail -n 30 $(SOAK_LIB)/install.log; exit 1; }
+	MALLOC_MMAP_THRESHOLD_=131072 R_LIBS=$(SOAK_LIB) $(RSCRIPT) tools/soak.R

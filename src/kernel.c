@@ -1,6 +1,7 @@
 #include "kernel.h"
 
 #include <math.h>
+#include <string.h>
 
 #include "rng.h"
 
@@ -138,35 +139,56 @@ void kernel_draws_block(const kernel_draws_job *job, int64_t block) {
     out[i] = (int32_t)(alias_draw_raw(k, thr, ali, rng_next(&st)) + 1);
 }
 
-/* k-th smallest (0-based) of a[0..n-1], partially reordering a. Hoare
- * partition around the median of three; expected O(n). */
-static double select_kth(double *a, int64_t n, int64_t k) {
-  int64_t left = 0, right = n - 1;
+static inline void swap_d(double *a, int64_t i, int64_t j) {
+  const double t = a[i];
+  a[i] = a[j];
+  a[j] = t;
+}
+
+/* Puts the k-th smallest of a[left..right] (inclusive, 0-based k) at a[k],
+ * with nothing larger before it and nothing smaller after it. Floyd and
+ * Rivest's SELECT (CACM 18(3), 1975, algorithm 489): on long ranges it first
+ * selects recursively within a small sample-sized window around k, so that
+ * the partition around a[k] that follows leaves few elements on k's side.
+ * About n + min(k, n - k) comparisons, against about 3n for quickselect with
+ * a median-of-three pivot: the percentile interval's tail quantiles cost
+ * little more than one pass. */
+static void select_range(double *a, int64_t left, int64_t right, int64_t k) {
   while (right > left) {
-    const int64_t mid = left + (right - left) / 2;
-    double p0 = a[left], p1 = a[mid], p2 = a[right];
-    double pivot = p0 < p1 ? (p1 < p2 ? p1 : (p0 < p2 ? p2 : p0))
-                           : (p0 < p2 ? p0 : (p1 < p2 ? p2 : p1));
-    int64_t i = left, j = right;
-    while (i <= j) {
-      while (a[i] < pivot) i++;
-      while (a[j] > pivot) j--;
-      if (i <= j) {
-        const double t = a[i];
-        a[i] = a[j];
-        a[j] = t;
-        i++;
-        j--;
-      }
+    if (right - left > 600) {
+      const double n = (double)(right - left + 1);
+      const double i = (double)(k - left + 1);
+      const double z = log(n);
+      const double s = 0.5 * exp(2.0 * z / 3.0);
+      const double sd = 0.5 * sqrt(z * s * (n - s) / n) * (i < n / 2 ? -1.0 : 1.0);
+      int64_t nl = (int64_t)((double)k - i * s / n + sd);
+      int64_t nr = (int64_t)((double)k + (n - i) * s / n + sd);
+      if (nl < left) nl = left;
+      if (nr > right) nr = right;
+      select_range(a, nl, nr, k);
     }
-    if (k <= j)
-      right = j;
-    else if (k >= i)
-      left = i;
-    else
-      return a[k];
+    /* Partition around t = a[k], with a[left] <= t <= a[right] as sentinels
+     * for the inner scans. */
+    const double t = a[k];
+    int64_t i = left, j = right;
+    swap_d(a, left, k);
+    if (a[right] > t) swap_d(a, right, left);
+    while (i < j) {
+      swap_d(a, i, j);
+      i++;
+      j--;
+      while (a[i] < t) i++;
+      while (a[j] > t) j--;
+    }
+    if (a[left] == t) {
+      swap_d(a, left, j);
+    } else {
+      j++;
+      swap_d(a, j, right);
+    }
+    if (j <= k) left = j + 1;
+    if (k <= j) right = j - 1;
   }
-  return a[k];
 }
 
 /* Smallest of a[from..n-1]. */
@@ -177,13 +199,17 @@ static double min_from(const double *a, int64_t from, int64_t n) {
   return m;
 }
 
-/* R's type-7 quantile: h = (n - 1) p, interpolate between order statistics
- * floor(h) and floor(h) + 1 (0-based). After select_kth(k), everything past
- * k is >= a[k], so the next order statistic is the minimum of that tail. */
-static double quantile7(double *a, int64_t n, double p) {
+/* R's type-7 quantile of a[0..n-1]: h = (n - 1) p, interpolated between
+ * the order statistics floor(h) and floor(h) + 1 (0-based). Only a[from..]
+ * is searched: the caller guarantees floor(h) >= from and that nothing in
+ * a[from..] is smaller than anything before it. After the selection nothing
+ * past floor(h) is smaller than a[floor(h)], so the next order statistic is
+ * the minimum of that tail. */
+static double quantile7(double *a, int64_t from, int64_t n, double p) {
   const double h = (double)(n - 1) * p;
   const int64_t j = (int64_t)h;
-  const double lo = select_kth(a, n, j);
+  select_range(a, from, n - 1, j);
+  const double lo = a[j];
   if (j + 1 >= n) return lo;
   const double hi = min_from(a, j + 1, n);
   return lo + (h - (double)j) * (hi - lo);
@@ -191,21 +217,45 @@ static double quantile7(double *a, int64_t n, double p) {
 
 void kernel_summary(const double *x, int64_t n, int64_t n_groups, double lo, double hi,
                     double *scratch, double *out) {
+  const double p1 = lo < hi ? lo : hi, p2 = lo < hi ? hi : lo;
   for (int64_t g = 0; g < n_groups; g++) {
     const double *v = x + g * n;
-    long double s = 0.0L;
-    for (int64_t i = 0; i < n; i++) s += v[i];
-    const long double mean = s / (long double)n;
-    long double ss = 0.0L;
-    for (int64_t i = 0; i < n; i++) {
-      const long double d = (long double)v[i] - mean;
-      ss += d * d;
+    /* Long double sums in four independent chains (an x87 add has a
+     * latency of several cycles; one chain would wait on it). */
+    long double s[4] = {0.0L, 0.0L, 0.0L, 0.0L};
+    int64_t i = 0;
+    for (; i + 4 <= n; i += 4) {
+      s[0] += v[i];
+      s[1] += v[i + 1];
+      s[2] += v[i + 2];
+      s[3] += v[i + 3];
     }
+    for (; i < n; i++) s[0] += v[i];
+    const long double mean = ((s[0] + s[1]) + (s[2] + s[3])) / (long double)n;
+    long double q0 = 0.0L, q1 = 0.0L, q2 = 0.0L, q3 = 0.0L;
+    for (i = 0; i + 4 <= n; i += 4) {
+      const long double d0 = (long double)v[i] - mean, d1 = (long double)v[i + 1] - mean;
+      const long double d2 = (long double)v[i + 2] - mean, d3 = (long double)v[i + 3] - mean;
+      q0 += d0 * d0;
+      q1 += d1 * d1;
+      q2 += d2 * d2;
+      q3 += d3 * d3;
+    }
+    for (; i < n; i++) {
+      const long double d = (long double)v[i] - mean;
+      q0 += d * d;
+    }
+    memcpy(scratch, v, (size_t)n * sizeof(double));
+    const long double sum_sq = (q0 + q1) + (q2 + q3);
     out[4 * g] = (double)mean;
-    out[4 * g + 1] = n > 1 ? (double)sqrtl(ss / (long double)(n - 1)) : NAN;
-    for (int64_t i = 0; i < n; i++) scratch[i] = v[i];
-    out[4 * g + 2] = quantile7(scratch, n, lo);
-    for (int64_t i = 0; i < n; i++) scratch[i] = v[i];
-    out[4 * g + 3] = quantile7(scratch, n, hi);
+    out[4 * g + 1] = n > 1 ? (double)sqrtl(sum_sq / (long double)(n - 1)) : NAN;
+    /* The smaller probability's order statistic is selected first; the
+     * larger one's is then searched only above it. */
+    const double v1 = quantile7(scratch, 0, n, p1);
+    const int64_t j1 = (int64_t)((double)(n - 1) * p1);
+    const int64_t j2 = (int64_t)((double)(n - 1) * p2);
+    const double v2 = quantile7(scratch, j2 > j1 ? j1 + 1 : j1, n, p2);
+    out[4 * g + 2] = lo <= hi ? v1 : v2;
+    out[4 * g + 3] = lo <= hi ? v2 : v1;
   }
 }

@@ -4,6 +4,40 @@
 # anything apt cannot provide. Safe to run again: it only installs what is missing.
 set -euo pipefail
 
+# `bash tools/setup.sh fuzz` sets up only the fuzzing toolchain (clang with
+# libFuzzer) for `make fuzz`; the package and its default set-up never need
+# clang.
+fuzz_toolchain_ok() {
+  local tmp cc ok=1
+  tmp=$(mktemp -d)
+  printf 'int LLVMFuzzerTestOneInput(const unsigned char *d, unsigned long n) { return 0; }\n' > "$tmp/t.c"
+  for cc in clang clang-14; do
+    command -v "$cc" >/dev/null 2>&1 || continue
+    if "$cc" -fsanitize=fuzzer,address -o "$tmp/t" "$tmp/t.c" >/dev/null 2>&1; then ok=0; break; fi
+  done
+  rm -rf "$tmp"
+  return "$ok"
+}
+
+setup_fuzz() {
+  if fuzz_toolchain_ok; then
+    echo "setup: clang with libFuzzer is installed"
+    return 0
+  fi
+  local sudo=""
+  if [ "$(id -u)" -ne 0 ]; then sudo="sudo"; fi
+  echo "setup: apt-get install clang libclang-rt-14-dev (for make fuzz)"
+  $sudo apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends \
+    clang libclang-rt-14-dev
+  fuzz_toolchain_ok || { echo "setup: clang cannot build a libFuzzer target" >&2; return 1; }
+}
+
+if [ "${1:-}" = "fuzz" ]; then
+  setup_fuzz
+  exit 0
+fi
+
 # R packages the package needs (Imports), its tests/vignettes (Suggests) and
 # the developer tools (roxygen2), plus the peers the benchmarks compare with.
 R_PKGS="tibble rlang cli parallelly testthat knitr rmarkdown ggplot2 dplyr

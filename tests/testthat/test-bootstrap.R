@@ -183,6 +183,16 @@ test_that("the C summary matches mean(), sd() and quantile() type 7", {
       }
     }
   }
+  # Long enough for the selection to work on samples first (> 600 values),
+  # with ties, sorted and reversed input, and probabilities in either order.
+  for (n in c(601, 5000, 100000)) {
+    for (x in list(rnorm(n), round(runif(n) * 3), sort(rexp(n)), rev(seq_len(n)) + 0.5)) {
+      for (p in list(c(0.025, 0.975), c(0.3, 0.3001), c(0.9, 0.1), c(0, 1))) {
+        got <- summ(x, 1, p)
+        expect_equal(got[3:4, 1], unname(stats::quantile(x, p, type = 7)), tolerance = 1e-14)
+      }
+    }
+  }
   x <- c(rnorm(50), runif(50))
   got <- summ(x, 2, c(0.05, 0.95))
   expect_equal(dim(got), c(4L, 2L))
