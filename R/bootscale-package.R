@@ -3,24 +3,40 @@
 #' bootscale turns the scaling chapter of a data-analysis course into
 #' software. Its lessons map to functions:
 #'
-#' * **Keep data in good types, aggregate early**: [read_filesizes()],
-#'   [aggregate_filesizes()], [column_sizes()].
+#' * **Keep data in good types, aggregate early**: [read_filesizes()]
+#'   (integers and an ordered factor where the values allow),
+#'   [aggregate_filesizes()], [column_sizes()] and [size_ratio()] to see
+#'   what it saves.
+#' * **Store data in good formats, read only what you need**:
+#'   [read_filesizes()] reads plain or gzip-compressed text,
+#'   [write_filesizes()] writes it; `vignette("scaling")` compares the text
+#'   file with a compressed binary copy (`saveRDS()`).
 #' * **Vectorize, and then go further**: [wsample()] (alias method) and
 #'   [bootstrap_means()], a fused C kernel that never materializes the
 #'   `sample_size * n_means` draw matrix; [bootstrap_mean()] for tidy data;
 #'   [filesize_pipeline()] for the whole pipeline.
 #' * **Mind the memory ceiling**: [memit()] measures the peak resident memory
-#'   of an expression, its children included.
-#' * **Use every core, and measure it**: `workers =` runs a fork-based pool
-#'   whose results are bit-identical for any number of workers;
-#'   [scaling_benchmark()] measures speedup against workers and fits Amdahl's
-#'   law.
+#'   of an expression, its forked children included.
 #' * **BLAS threads**: [blas_info()], [blas_threads()],
-#'   [with_blas_threads()], [blas_scaling()].
+#'   [with_blas_threads()], [blas_scaling()]; keep BLAS threads times
+#'   workers within the cores.
+#' * **Use every core, and measure it**: `workers =` runs a fork-based pool
+#'   whose results are bit-identical for any number of workers
+#'   ([default_workers()]); [scaling_benchmark()] measures speedup against
+#'   workers and fits Amdahl's law ([amdahl_fit()]).
+#' * **Profile before you optimize**: `vignette("scaling")` reads `Rprof()`
+#'   of the chapter's R pipeline against bootscale's with `summaryRprof()`.
+#' * **Look, do not only read**: `autoplot()` methods for the results of
+#'   [bootstrap_mean()], [scaling_benchmark()] and [blas_scaling()]
+#'   (with ggplot2).
 #'
 #' Options: `bootscale.workers` (default number of workers),
 #' `bootscale.force_fork` (fork even where parallelly considers it unsafe),
-#' `bootscale.min_parallel_draws` (jobs with fewer draws run serially).
+#' `bootscale.min_parallel_draws` (replaces the cost rule that decides when
+#' forking pays, by a plain threshold: jobs with fewer draws run serially).
+#'
+#' Tutorials: `vignette("bootscale")` (get started) and
+#' `vignette("scaling")` (the chapter, lesson by lesson).
 #'
 #' @keywords internal
 #' @useDynLib bootscale, .registration = TRUE, .fixes = "C_"

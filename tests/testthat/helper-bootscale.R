@@ -41,6 +41,14 @@ local_no_children <- function(env = parent.frame()) {
 open_fds <- function() length(list.files("/proc/self/fd"))
 n_mappings <- function() length(readLines("/proc/self/maps"))
 
+# tools/valgrind.sh sets BOOTSCALE_UNDER_VALGRIND: valgrind's allocator
+# changes resident memory, its children exit with its own status on error
+# and everything runs some 50 times slower, so tests that measure those
+# skip there.
+skip_on_valgrind <- function() {
+  testthat::skip_if(nzchar(Sys.getenv("BOOTSCALE_UNDER_VALGRIND")), "under valgrind")
+}
+
 skip_if_no_fork <- function() {
   testthat::skip_on_os("windows")
   if (!.Call(bootscale:::C_bs_fork_available)) testthat::skip("no fork()")

@@ -45,6 +45,7 @@ skip_unless_peak_resets <- function(m) {
 }
 
 test_that("memit() sees a 200 MB R allocation, kept or freed, within 15%", {
+  skip_on_valgrind()
   gc()
   kept <- memit(numeric(n_bytes / 8))
   expect_length(attr(kept, "value"), n_bytes / 8)
@@ -68,6 +69,7 @@ test_that("memit() sees a 200 MB R allocation, kept or freed, within 15%", {
 })
 
 test_that("memit() sees a 200 MB allocation made in C within 15%", {
+  skip_on_valgrind()
   gc()
   m <- memit(.Call(bootscale:::C_bs_memory_touch, n_bytes))
   skip_unless_peak_resets(m)
@@ -79,6 +81,7 @@ test_that("memit() sees a 200 MB allocation made in C within 15%", {
 })
 
 test_that("memit() reports a forked child's 200 MB in children_peak", {
+  skip_on_valgrind()
   skip_on_os("windows")
   before <- snapshot()
   skip_if(is.na(before[[4]]), "getrusage(RUSAGE_CHILDREN) is not available")

@@ -118,7 +118,8 @@ test_that("a crashing, killed or silent worker is a classed error, cleanly", {
 test_that("a worker failure message says what happened", {
   skip_if_no_fork()
   local_parallel()
-  withr::local_options(list(bootscale.test_hook = list(action = "exit3", block = 1)))
+  withr::local_options(list(bootscale.test_hook = list(action = "exit3", block = 1),
+                            cli.progress_show_after = Inf))
   expect_snapshot(bootstrap_means(1:10, n_means = 20000, workers = 2, seed = 1), error = TRUE,
                   transform = function(x) gsub("pid [0-9]+", "pid <pid>", x))
 })
