@@ -6,7 +6,7 @@
 #   make bench            benchmarks in bench/, results in bench/RESULTS.md
 #   make ctest            pure C tests of src/ without R, under ASan + UBSan (tests/ctest)
 #   make fuzz             libFuzzer on alias + kernel for FUZZ_SECONDS (60); installs clang if missing
-#   make valgrind         testthat suite under valgrind; log in check/valgrind.log, summary printed
+#   make valgrind         testthat suite under valgrind; log in valgrind/valgrind.log, summary printed
 #   make soak             1000 parallel calls in one R session; fails if fds, maps, children or RSS grow
 
 R ?= R
@@ -39,7 +39,7 @@ docs:
 	$(RSCRIPT) -e 'roxygen2::roxygenise()'
 
 clean:
-	rm -rf check bootscale.Rcheck bootscale_*.tar.gz src/*.o src/*.so
+	rm -rf check valgrind bootscale.Rcheck bootscale_*.tar.gz src/*.o src/*.so
 
 ctest:
 	$(MAKE) -C tests/ctest run

@@ -2,9 +2,9 @@
 # `make valgrind`: the testthat suite under valgrind against a private
 # installed copy, then a summary of what valgrind found.
 #
-#   check/valgrind.log      valgrind's own log (the R process; forked workers
+#   valgrind/valgrind.log   valgrind's own log (the R process; forked workers
 #                           are silent: --child-silent-after-fork=yes)
-#   check/valgrind-R.out    what R printed (the test summary)
+#   valgrind/R.out          what R printed (the test summary)
 #
 # Prints invalid reads / writes / frees, uses of uninitialised values and
 # definite leaks, in total and those with a bootscale frame in their stack.
@@ -15,9 +15,9 @@ set -uo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 cd "$root"
 lib=${VG_LIB:-/tmp/lib-vg}
-log=check/valgrind.log
-out=check/valgrind-R.out
-mkdir -p check "$lib"
+log=valgrind/valgrind.log
+out=valgrind/R.out
+mkdir -p valgrind "$lib"
 
 command -v valgrind >/dev/null 2>&1 || {
   echo "valgrind: not installed (apt-get install valgrind)" >&2
@@ -25,8 +25,8 @@ command -v valgrind >/dev/null 2>&1 || {
 }
 
 echo "valgrind: installing into $lib"
-if ! R CMD INSTALL --no-multiarch --library="$lib" . > check/valgrind-install.log 2>&1; then
-  tail -n 30 check/valgrind-install.log >&2
+if ! R CMD INSTALL --no-multiarch --library="$lib" . > valgrind/install.log 2>&1; then
+  tail -n 30 valgrind/install.log >&2
   exit 1
 fi
 
@@ -37,10 +37,10 @@ echo "valgrind: running tests/testthat under valgrind (this takes a while)"
 # valgrind too, and their exit status is part of what the tests check.
 real="$root/../shared/data/filesizes_timestamps.txt"
 if [ -z "${BOOTSCALE_REAL_DATA:-}" ] && [ -f "$real" ]; then export BOOTSCALE_REAL_DATA="$real"; fi
-rm -rf check/valgrind-tests && mkdir -p check/valgrind-tests/tests
-cp -R tests/testthat check/valgrind-tests/tests/
-cp tools/run-tests.R check/valgrind-tests/
-(cd check/valgrind-tests && BOOTSCALE_UNDER_VALGRIND=true R_LIBS="$lib" \
+rm -rf valgrind/tests-copy && mkdir -p valgrind/tests-copy/tests
+cp -R tests/testthat valgrind/tests-copy/tests/
+cp tools/run-tests.R valgrind/tests-copy/
+(cd valgrind/tests-copy && BOOTSCALE_UNDER_VALGRIND=true R_LIBS="$lib" \
   R -d "valgrind --leak-check=full --child-silent-after-fork=yes \
   --num-callers=40 --log-file=$root/$log" --vanilla --no-echo -f run-tests.R) > "$out" 2>&1
 rstatus=$?
