@@ -2,6 +2,7 @@
 #   make demo             install what is missing, then run the chapter's pipeline
 #   make demo DATA=path   ... on a histogram file of your own
 #   make check            install what is missing, R CMD build + R CMD check
+#   make check-cran       the same with --as-cran (network checks off)
 #   make test             quick testthat run against the installed package
 #   make bench            benchmarks in bench/, results in bench/RESULTS.md
 #   make ctest            pure C tests of src/ without R, under ASan + UBSan (tests/ctest)
@@ -15,7 +16,7 @@ DATA ?=
 FUZZ_SECONDS ?= 60
 SOAK_LIB ?= /tmp/lib-soak
 
-.PHONY: setup install demo test check bench docs clean ctest fuzz valgrind soak
+.PHONY: setup install demo test check check-cran bench docs clean ctest fuzz valgrind soak
 
 setup:
 	bash tools/setup.sh
@@ -31,6 +32,9 @@ test: install
 
 check: setup
 	bash tools/check.sh
+
+check-cran: setup
+	bash tools/check.sh --as-cran
 
 bench: install
 	$(RSCRIPT) bench/run.R

@@ -42,8 +42,9 @@ fi
 # the developer tools (roxygen2), plus the peers the benchmarks compare with.
 R_PKGS="tibble rlang cli parallelly testthat knitr rmarkdown ggplot2 dplyr
 withr ps processx callr future furrr roxygen2 pkgbuild"
-# System packages: OpenBLAS so R's BLAS is threaded, pandoc for vignettes.
-SYS_PKGS="libopenblas0-pthread pandoc"
+# System packages: OpenBLAS so R's BLAS is threaded, pandoc for vignettes,
+# qpdf for R CMD check --as-cran (it checks the size of PDFs with it).
+SYS_PKGS="libopenblas0-pthread pandoc qpdf"
 
 missing_r_pkgs() {
   Rscript --vanilla -e '
