@@ -61,9 +61,10 @@ bootstrap_means <- function(x, weights = NULL, n_means = 1000, sample_size = 100
 rng_name <- "xoshiro256++ keyed by SplitMix64"
 
 means_engine <- function(values, weights, n_means, sample_size, workers, seed,
-                         call = rlang::caller_env()) {
+                         call = rlang::caller_env(), finish = job_result) {
   job <- .Call(C_bs_means_job, values, weights, n_means, sample_size, seed)
-  run_job(job, workers, n_draws = length(values) * n_means * sample_size, call = call)
+  run_job(job, workers, n_draws = length(values) * n_means * sample_size, call = call,
+          finish = finish)
 }
 
 #' Bootstrap the weighted mean of a column, by group
@@ -151,11 +152,20 @@ bootstrap_mean <- function(.data, value, weight = NULL, .by = NULL, n_means = 10
   n_groups <- length(rows)
   check_result_size(n_groups * n_means, 8, "The bootstrap means")
   seed <- check_seed(seed)
-  res <- means_engine(unname(values), unname(weights), n_means, sample_size, workers, seed)
   alpha <- (1 - conf_level) / 2
-  # mean, sd and the percentile interval per group, in C: no copies of the
-  # means, and the quantiles by selection rather than sorting.
-  stats <- .Call(C_bs_summarise_means, res, as.double(n_groups), c(alpha, 1 - alpha))
+  # mean, sd and the percentile interval per group, in C, read where the
+  # means are (after a forked run: the workers' shared mapping, not a copy),
+  # the quantiles by selection rather than sorting.
+  summarise <- function(job) {
+    list(
+      stats = .Call(C_bs_job_summarise, job, as.double(n_groups), c(alpha, 1 - alpha)),
+      samples = if (keep_samples) job_result(job)
+    )
+  }
+  done <- means_engine(unname(values), unname(weights), n_means, sample_size, workers, seed,
+                       finish = summarise)
+  stats <- done$stats
+  res <- done$samples
   stats[2, is.nan(stats[2, ])] <- NA_real_ # one replicate has no spread
   out <- keys
   out$estimate <- stats[1, ]

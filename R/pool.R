@@ -147,8 +147,12 @@ plan_workers <- function(workers, n_draws, n_blocks, rss_mb = NULL) {
   if (predicted[best] > 0.9 * serial) 1L else as.integer(best)
 }
 
-# Runs a job to the end and returns its result vector.
-run_job <- function(job, workers, n_draws, call = rlang::caller_env()) {
+# Runs a job to the end and returns finish(job): by default its result
+# vector. After a forked run finish() runs while the workers are still
+# exiting (their teardown takes milliseconds); C_bs_job_summarise reads the
+# means straight from the shared mapping, without copying them.
+run_job <- function(job, workers, n_draws, call = rlang::caller_env(),
+                    finish = job_result) {
   on.exit(.Call(C_bs_job_release, job), add = TRUE)
   info <- .Call(C_bs_job_info, job)
   n_blocks <- info[[1]]
@@ -158,8 +162,10 @@ run_job <- function(job, workers, n_draws, call = rlang::caller_env()) {
   } else {
     run_serial(job, n_blocks, n_draws)
   }
-  .Call(C_bs_job_result, job)
+  finish(job)
 }
+
+job_result <- function(job) .Call(C_bs_job_result, job)
 
 # Serial runs go in chunks of about 0.1 s so that Ctrl-C and the progress
 # bar stay responsive.

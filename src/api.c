@@ -40,6 +40,7 @@ typedef struct {
   R_xlen_t out_length;
   size_t out_bytes;
   int forked;
+  int64_t serial_blocks; /* blocks run in this process by bs_job_run */
   pool_t pool;
 } bs_job;
 
@@ -288,6 +289,7 @@ SEXP bs_job_run(SEXP xp, SEXP from, SEXP to) {
   SEXP res = job_result_vector(xp, job);
   job_set_out(job, vector_data(res));
   for (int64_t b = (int64_t)f; b < (int64_t)t; b++) job_block(job, b);
+  job->serial_blocks += (int64_t)t - (int64_t)f;
   /* R's evaluator checks for interrupts only every so many steps; the
    * caller's loop is short, so check here. The handle stays valid and the
    * caller's on.exit releases it. */
@@ -336,12 +338,9 @@ SEXP bs_job_wait(SEXP xp, SEXP timeout_ms) {
   SET_VECTOR_ELT(out, 0, Rf_ScalarInteger((int)st));
   SET_VECTOR_ELT(out, 1, Rf_ScalarReal(progress));
   SET_VECTOR_ELT(out, 2, Rf_mkString(st == POOL_FAILED ? pool_failure(&job->pool) : ""));
-  if (st == POOL_DONE) {
-    SEXP res = job_result_vector(xp, job);
-    if (job->out_bytes) memcpy(vector_data(res), pool_data(&job->pool), job->out_bytes);
-    pool_release(&job->pool);
-    job_set_out(job, NULL);
-  } else if (st == POOL_FAILED) {
+  /* DONE: the results stay in the shared mapping, where bs_job_summarise
+   * reads them and bs_job_result copies them out, while the workers exit. */
+  if (st == POOL_FAILED) {
     pool_release(&job->pool);
     job_set_out(job, NULL);
   }
@@ -349,8 +348,22 @@ SEXP bs_job_wait(SEXP xp, SEXP timeout_ms) {
   return out;
 }
 
+static int job_complete(const bs_job *job) {
+  return job->forked ? job->pool.state == POOL_DONE : job->serial_blocks == job->n_blocks;
+}
+
+/* The results as an R vector. After a forked run the first call copies them
+ * out of the mapping and releases the pool (reaping the workers). */
 SEXP bs_job_result(SEXP xp) {
   bs_job *job = job_get(xp);
+  if (!job_complete(job)) Rf_error("bootscale internal error: the job is not complete");
+  if (job->forked && R_ExternalPtrProtected(xp) == R_NilValue) {
+    SEXP res = job_result_vector(xp, job); /* protected by the handle */
+    if (job->out_bytes) memcpy(vector_data(res), pool_data(&job->pool), job->out_bytes);
+    pool_release(&job->pool);
+    job_set_out(job, vector_data(res));
+    return res;
+  }
   return job_result_vector(xp, job);
 }
 
@@ -360,18 +373,34 @@ SEXP bs_job_release(SEXP xp) {
   return R_NilValue;
 }
 
-SEXP bs_summarise_means(SEXP means, SEXP n_groups, SEXP probs) {
-  if (!Rf_isReal(means) || !Rf_isReal(probs) || XLENGTH(probs) != 2)
+/* mean, sd and two quantiles of each of n_groups equal parts of x[0..len) */
+static SEXP summarise(const double *x, R_xlen_t len, SEXP n_groups, SEXP probs) {
+  if (!Rf_isReal(probs) || XLENGTH(probs) != 2)
     Rf_error("bootscale internal error: bad arguments to the summary");
   const double g = scalar_real(n_groups, "n_groups");
-  if (g < 1 || XLENGTH(means) % (R_xlen_t)g != 0 || XLENGTH(means) == 0)
+  if (g < 1 || len % (R_xlen_t)g != 0 || len == 0)
     Rf_error("bootscale internal error: the means do not split into %.0f groups", g);
-  const int64_t n = (int64_t)(XLENGTH(means) / (R_xlen_t)g);
+  const int64_t n = (int64_t)(len / (R_xlen_t)g);
   double *scratch = (double *)R_alloc((size_t)n, sizeof(double));
   SEXP out = PROTECT(Rf_allocMatrix(REALSXP, 4, (int)g));
-  kernel_summary(REAL(means), n, (int64_t)g, REAL(probs)[0], REAL(probs)[1], scratch, REAL(out));
+  kernel_summary(x, n, (int64_t)g, REAL(probs)[0], REAL(probs)[1], scratch, REAL(out));
   UNPROTECT(1);
   return out;
+}
+
+SEXP bs_summarise_means(SEXP means, SEXP n_groups, SEXP probs) {
+  if (!Rf_isReal(means)) Rf_error("bootscale internal error: bad arguments to the summary");
+  return summarise(REAL(means), XLENGTH(means), n_groups, probs);
+}
+
+/* The summary of a complete means job, read where the means are: in the
+ * result vector after a serial run, in the shared mapping after a forked one
+ * (no copy, and the workers finish exiting meanwhile). */
+SEXP bs_job_summarise(SEXP xp, SEXP n_groups, SEXP probs) {
+  bs_job *job = job_get(xp);
+  if (job->kind != JOB_MEANS || !job_complete(job) || !job->means.out)
+    Rf_error("bootscale internal error: no complete means to summarise");
+  return summarise(job->means.out, job->out_length, n_groups, probs);
 }
 
 /* ---- internals exposed for tests ---------------------------------------- */

@@ -94,7 +94,7 @@ static void sleep_seconds(double s) {
 }
 
 /* Runs in the child; never returns. */
-static void child_main(pool_t *p, int me, pid_t parent, pool_block_fn fn,
+static void child_main(pool_t *p, int me, int wfd, pid_t parent, pool_block_fn fn,
                        const void *ctx, const pool_hook *hook) {
   /* R's handlers (SIGSEGV, SIGUSR1, SIGTERM, ...) act on the R session; in a
    * child they would act on the parent's session files. Back to defaults. */
@@ -139,6 +139,12 @@ static void child_main(pool_t *p, int me, pid_t parent, pool_block_fn fn,
     fn(ctx, b);
     __atomic_store_n(&p->done[b], 1, __ATOMIC_RELEASE);
     __atomic_fetch_add(&c->completed, 1, __ATOMIC_RELEASE);
+  }
+  /* Tell the parent now rather than when the pipe closes: closing comes
+   * after the kernel has torn down this child's copy of the session (a few
+   * ms), and the parent can use the results meanwhile. */
+  const char one = 1;
+  while (write(wfd, &one, 1) == -1 && errno == EINTR) {
   }
   pool_child_exit(0);
 }
@@ -192,7 +198,7 @@ int pool_fork(pool_t *p, int workers, pool_block_fn fn, const void *ctx,
     if (pid == 0) {
       close(fds[0]);
       p->fd[i] = -1;
-      child_main(p, i, parent, fn, ctx, hook);
+      child_main(p, i, fds[1], parent, fn, ctx, hook);
     }
     close(fds[1]);
     if (pid == -1) {
@@ -276,13 +282,35 @@ pool_state pool_wait(pool_t *p, int timeout_ms) {
   if (n > 0) {
     int r = poll(pfd, (nfds_t)n, timeout_ms);
     if (r > 0) {
-      for (int j = 0; j < n; j++)
-        if (pfd[j].revents & (POLLHUP | POLLIN | POLLERR | POLLNVAL)) {
+      for (int j = 0; j < n; j++) {
+        if (!(pfd[j].revents & (POLLHUP | POLLIN | POLLERR | POLLNVAL))) continue;
+        /* A byte: the child has run out of blocks and is about to exit; its
+         * pipe stays open until it has. End of file or an error: it exited. */
+        char byte;
+        ssize_t got = -1;
+        if (pfd[j].revents & POLLIN) {
+          while ((got = read(p->fd[idx[j]], &byte, 1)) == -1 && errno == EINTR) {
+          }
+        }
+        if (got != 1) {
           close(p->fd[idx[j]]);
           p->fd[idx[j]] = -1;
         }
+      }
     }
     /* r == -1 with EINTR: an interrupt for the caller to handle. */
+  }
+  /* Every block is done and marked: the results are complete whatever the
+   * children do now (they are exiting). pool_release reaps them; the caller
+   * reads the results meanwhile. */
+  if (__atomic_load_n(&p->counters->completed, __ATOMIC_ACQUIRE) == p->n_blocks) {
+    int complete = 1;
+    for (int64_t b = 0; b < p->n_blocks && complete; b++)
+      complete = __atomic_load_n(&p->done[b], __ATOMIC_ACQUIRE);
+    if (complete) {
+      p->state = POOL_DONE;
+      return p->state;
+    }
   }
   /* A closed pipe means the child is exiting; wait for it to be reapable. */
   for (int i = 0; i < p->workers; i++) {
@@ -331,7 +359,8 @@ int64_t pool_progress(const pool_t *p) {
 const char *pool_failure(const pool_t *p) { return p->failure; }
 
 void pool_release(pool_t *p) {
-  kill_all(p);
+  /* After DONE the children are exiting of their own accord. */
+  if (p->state != POOL_DONE) kill_all(p);
   reap_all_blocking(p);
   close_fds(p);
   if (p->map != MAP_FAILED) {

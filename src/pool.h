@@ -10,15 +10,20 @@
  *     of them remove R's temporary directory or save the workspace), ignores
  *     SIGINT (the parent owns Ctrl-C), asks Linux to kill it when the parent
  *     dies, then pulls block indices with an atomic fetch-and-add, runs
- *     fn(ctx, block), marks the block done, and ends with _exit(0). Children
- *     call no R API, no malloc and no stdio.
- *  3. pool_wait: the parent polls one pipe per child (a child's end closes
- *     when it exits), reaps its own pids only with waitpid(pid, WNOHANG), and
- *     reports RUNNING, DONE or FAILED. A child killed by a signal, exiting
- *     non-zero, or leaving blocks unmarked is a failure: the other children
- *     are killed and reaped at once and the failure is described.
+ *     fn(ctx, block), marks the block done, writes one byte to its pipe when
+ *     no block is left, and ends with _exit(0). Children call no R API, no
+ *     malloc and no stdio.
+ *  3. pool_wait: the parent polls one pipe per child (a byte: the child ran
+ *     out of blocks; end of file: it exited), reaps its own pids only, and
+ *     reports RUNNING, DONE or FAILED. DONE as soon as every block is marked
+ *     done, even while the children are still exiting (their teardown of a
+ *     large session takes milliseconds the caller can use to read the
+ *     results). A child killed by a signal, exiting non-zero, or leaving
+ *     blocks unmarked is a failure: the other children are killed and reaped
+ *     at once and the failure is described.
  *  4. pool_release: kills and reaps whatever is left, closes the pipes and
- *     unmaps the region. Idempotent; safe at any point after pool_init.
+ *     unmaps the region. Idempotent; safe at any point after pool_init; after
+ *     DONE it only waits for children that are already exiting.
  *
  * Not thread-safe; one pool per job. Windows has no fork: pool_available()
  * is 0 there and callers run serially.

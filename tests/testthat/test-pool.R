@@ -23,6 +23,11 @@ test_that("results are identical for 1, 2, 3 and 7 workers", {
     expect_identical(bootstrap_mean(d, v, w, .by = g, n_means = 3001, workers = k, seed = 2,
                                     keep_samples = TRUE), ref)
   }
+  # without samples the summary reads the workers' shared mapping directly
+  ref <- bootstrap_mean(d, v, w, .by = g, n_means = 3001, workers = 1, seed = 2)
+  for (k in c(2, 3, 7)) {
+    expect_identical(bootstrap_mean(d, v, w, .by = g, n_means = 3001, workers = k, seed = 2), ref)
+  }
   ref <- wsample(1:50, 200001, prob = 1:50, workers = 1, seed = 4)
   for (k in c(2, 3, 7)) expect_identical(wsample(1:50, 200001, prob = 1:50, workers = k, seed = 4), ref)
   ref <- filesize_pipeline(n_means = 1500, workers = 1, seed = 5)
@@ -39,6 +44,19 @@ test_that(".Random.seed after a call does not depend on workers", {
   b <- bootstrap_means(1:9, n_means = 5000, workers = 2)
   expect_identical(.Random.seed, after1)
   expect_identical(a, b)
+})
+
+test_that("a job's results and summary exist only once it is complete", {
+  job <- .Call(bootscale:::C_bs_means_job, list(c(1, 2, 3)), list(c(1, 1, 1)), 2000, 10, 7)
+  on.exit(.Call(bootscale:::C_bs_job_release, job))
+  expect_error(.Call(bootscale:::C_bs_job_summarise, job, 1, c(0.025, 0.975)), "no complete means")
+  expect_error(.Call(bootscale:::C_bs_job_result, job), "not complete")
+  n_blocks <- .Call(bootscale:::C_bs_job_info, job)[[1]]
+  .Call(bootscale:::C_bs_job_run, job, 0, n_blocks)
+  means <- .Call(bootscale:::C_bs_job_result, job)
+  expect_length(means, 2000)
+  expect_identical(.Call(bootscale:::C_bs_job_summarise, job, 1, c(0.025, 0.975)),
+                   .Call(bootscale:::C_bs_summarise_means, means, 1, c(0.025, 0.975)))
 })
 
 test_that("the serial path (no fork allowed) gives the fork path's numbers", {
@@ -131,7 +149,14 @@ test_that("200 parallel calls leave fds, mappings and children unchanged", {
   for (i in 1:5) bootstrap_means(1:10, n_means = 2000, workers = 2, seed = i)
   fds <- open_fds()
   maps <- n_mappings()
-  for (i in 1:200) bootstrap_means(1:10, n_means = 2000, workers = 2, seed = i)
+  d <- data.frame(g = rep(1:2, each = 5), v = 1:10)
+  for (i in 1:200) {
+    if (i %% 2) {
+      bootstrap_means(1:10, n_means = 2000, workers = 2, seed = i)
+    } else {
+      bootstrap_mean(d, v, .by = g, n_means = 1000, workers = 2, seed = i)
+    }
+  }
   expect_identical(open_fds(), fds)
   expect_identical(n_mappings(), maps)
   expect_length(child_pids(), 0)
