@@ -194,7 +194,10 @@ run_forked <- function(job, workers, n_blocks, call) {
   bar <- NULL
   repeat {
     st <- .Call(C_bs_job_wait, job, 100)
-    if (st[[1]] == 1L) break
+    if (st[[1]] == 1L) {
+      if (!is.null(bar)) cli::cli_progress_update(set = n_blocks, id = bar) # ends at 100 %
+      break
+    }
     if (st[[1]] == 2L) {
       abort_bs(
         c("A worker failed, so there is no result.",

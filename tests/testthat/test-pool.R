@@ -229,3 +229,25 @@ test_that("killing R with SIGKILL takes its workers with it (Linux)", {
     expect_false(alive)
   }
 })
+
+test_that("long runs show a progress bar fed by the workers' counter, ending at 100 %", {
+  skip_if_no_fork()
+  local_no_children()
+  local_parallel()
+  withr::local_options(list(cli.progress_show_after = 0, cli.progress_handlers_only = "logger",
+                            bootscale.test_hook = list(action = "sleep", block = 1, seconds = 0.3)))
+  out <- utils::capture.output(x <- bootstrap_means(1:10, n_means = 20000, workers = 2, seed = 1))
+  n_blocks <- ceiling(20000 / 1024)
+  expect_match(out[1], sprintf("0/%d created", n_blocks))
+  expect_match(out[length(out)], sprintf("%d/%d terminated", n_blocks, n_blocks))
+  expect_identical(x, bootstrap_means(1:10, n_means = 20000, workers = 1, seed = 1))
+})
+
+test_that("long serial runs show a progress bar too", {
+  withr::local_options(list(cli.progress_show_after = 0, cli.progress_handlers_only = "logger"))
+  out <- utils::capture.output(x <- bootstrap_means(1:10, n_means = 1e6, sample_size = 100, workers = 1, seed = 1))
+  n_blocks <- ceiling(1e6 / 1024)
+  expect_match(out[1], sprintf("0/%d created", n_blocks))
+  expect_match(out[length(out)], sprintf("%d/%d terminated", n_blocks, n_blocks))
+  expect_length(grep("created", out), 1) # one bar
+})
