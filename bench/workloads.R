@@ -82,6 +82,12 @@ workloads <- list(
                               n_means = n_means, sample_size = bench_sample_size,
                               workers = workers, seed = 1)
   },
+  # The same with ten times the draws per mean: more work per mean written.
+  bootscale_mean_deep = function(input, n_means, workers) {
+    bootscale::bootstrap_mean(input$yearly, BytesLog2, weight = Files, .by = Year,
+                              n_means = n_means, sample_size = 10 * bench_sample_size,
+                              workers = workers, seed = 1)
+  },
   bootscale_mean_samples = function(input, n_means, workers) {
     bootscale::bootstrap_mean(input$yearly, BytesLog2, weight = Files, .by = Year,
                               n_means = n_means, sample_size = bench_sample_size,

@@ -12,8 +12,12 @@
 #
 # RSS is only a fair yardstick once the session has its working size: R
 # keeps freed pages, and glibc's malloc raises its mmap threshold after the
-# first large free and then keeps large freed blocks in the heap. So 200
-# uncounted warm-up calls of the same mix come first, and `make soak` runs
+# first large free and then keeps large freed blocks in the heap. So 400
+# uncounted warm-up calls of the same mix come first (the session reaches
+# its working size after about 300: with 200, one run in a few still grew by
+# 25 MB in steps between call 90 and call 100, just before the first mark,
+# and failed on a plateau that every other run had reached; nothing grows
+# after that), and `make soak` runs
 # with a fixed MALLOC_MMAP_THRESHOLD_ so that freed large vectors go back to
 # the system. (A leak still shows: leaked memory is never freed.)
 #
@@ -24,7 +28,7 @@ suppressPackageStartupMessages(library(bootscale))
 args <- commandArgs(TRUE)
 n_calls <- if (length(args)) as.integer(args[1]) else 1000L
 first_mark <- min(100L, n_calls)
-n_warmup <- 200L
+n_warmup <- 400L
 trace <- nzchar(Sys.getenv("SOAK_TRACE"))
 
 options(
