@@ -14,10 +14,10 @@ SEXP bs_job_fork(SEXP job, SEXP workers, SEXP hook);
 SEXP bs_job_wait(SEXP job, SEXP timeout_ms);
 SEXP bs_job_result(SEXP job);
 SEXP bs_job_release(SEXP job);
-SEXP bs_summarise_means(SEXP means, SEXP n_groups, SEXP probs);
 SEXP bs_job_summarise(SEXP xp, SEXP n_groups, SEXP probs);
 
 /* internals exposed for tests */
+SEXP bs_summarise_means(SEXP means, SEXP n_groups, SEXP probs);
 SEXP bs_alias_probs(SEXP weights);
 SEXP bs_rng_head(SEXP state, SEXP n);
 SEXP bs_splitmix_head(SEXP seed, SEXP n);

@@ -17,9 +17,9 @@ static const R_CallMethodDef call_methods[] = {
     CALLDEF(bs_job_wait,         2),
     CALLDEF(bs_job_result,       1),
     CALLDEF(bs_job_release,      1),
-    CALLDEF(bs_summarise_means,  3),
     CALLDEF(bs_job_summarise,    3),
     /* internals for tests and diagnostics */
+    CALLDEF(bs_summarise_means,  3),
     CALLDEF(bs_alias_probs,      1),
     CALLDEF(bs_rng_head,         2),
     CALLDEF(bs_splitmix_head,    2),
