@@ -403,6 +403,42 @@ SEXP bs_job_summarise(SEXP xp, SEXP n_groups, SEXP probs) {
   return summarise(job->means.out, job->out_length, n_groups, probs);
 }
 
+/* Sums of v by dense group ids 1..n, in one pass with long double
+ * accumulators, for aggregate_filesizes(). A group holding NA sums to NA,
+ * else one holding NaN to NaN, as R's sum() does. */
+SEXP bs_group_sums(SEXP v, SEXP id, SEXP n_groups) {
+  if (!Rf_isReal(v) || !Rf_isInteger(id) || XLENGTH(v) != XLENGTH(id))
+    Rf_error("bootscale internal error: bad arguments to the group sums");
+  const double ng = scalar_real(n_groups, "n_groups");
+  if (ng < 0 || ng > (double)R_XLEN_T_MAX)
+    Rf_error("bootscale internal error: bad number of groups");
+  const R_xlen_t n = (R_xlen_t)ng, len = XLENGTH(v);
+  const double *x = REAL(v);
+  const int *g = INTEGER(id);
+  for (R_xlen_t i = 0; i < len; i++)
+    if (g[i] < 1 || g[i] > n) Rf_error("bootscale internal error: group id out of range");
+  long double *acc = (long double *)R_alloc((size_t)n + 1, sizeof(long double));
+  unsigned char *na = (unsigned char *)R_alloc((size_t)n + 1, 1);
+  for (R_xlen_t j = 0; j < n; j++) {
+    acc[j] = 0;
+    na[j] = 0;
+  }
+  for (R_xlen_t i = 0; i < len; i++) {
+    const R_xlen_t j = g[i] - 1;
+    if (ISNAN(x[i])) {
+      if (R_IsNA(x[i])) na[j] = 2;
+      else if (!na[j]) na[j] = 1;
+    } else {
+      acc[j] += x[i];
+    }
+  }
+  SEXP out = PROTECT(Rf_allocVector(REALSXP, n));
+  double *o = REAL(out);
+  for (R_xlen_t j = 0; j < n; j++) o[j] = na[j] == 2 ? NA_REAL : na[j] == 1 ? R_NaN : (double)acc[j];
+  UNPROTECT(1);
+  return out;
+}
+
 /* ---- internals exposed for tests ---------------------------------------- */
 
 SEXP bs_alias_probs(SEXP weights) {

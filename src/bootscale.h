@@ -15,6 +15,7 @@ SEXP bs_job_wait(SEXP job, SEXP timeout_ms);
 SEXP bs_job_result(SEXP job);
 SEXP bs_job_release(SEXP job);
 SEXP bs_job_summarise(SEXP xp, SEXP n_groups, SEXP probs);
+SEXP bs_group_sums(SEXP v, SEXP id, SEXP n_groups);
 
 /* internals exposed for tests */
 SEXP bs_summarise_means(SEXP means, SEXP n_groups, SEXP probs);

@@ -18,6 +18,7 @@ static const R_CallMethodDef call_methods[] = {
     CALLDEF(bs_job_result,       1),
     CALLDEF(bs_job_release,      1),
     CALLDEF(bs_job_summarise,    3),
+    CALLDEF(bs_group_sums,       3),
     /* internals for tests and diagnostics */
     CALLDEF(bs_summarise_means,  3),
     CALLDEF(bs_alias_probs,      1),

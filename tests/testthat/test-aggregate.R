@@ -52,3 +52,43 @@ test_that("bad arguments give classed errors", {
   expect_error(aggregate_filesizes(d, by = "a", targets = "zz"), class = "bootscale_error_missing_column")
   expect_error(aggregate_filesizes(d, by = "a", targets = "b", fn = "sum"), class = "bootscale_error_bad_function")
 })
+
+test_that("grouping by a table over the key range equals grouping by sorting", {
+  set.seed(11)
+  n <- 5000
+  reference <- function(keys) {
+    # order of first appearance is irrelevant: ids follow the sorted keys
+    ord <- do.call(order, c(unname(keys), list(na.last = TRUE)))
+    s <- lapply(keys, `[`, ord)
+    same <- Reduce(`&`, lapply(s, function(k) {
+      a <- k[-1]; b <- k[-length(k)]
+      (is.na(a) & is.na(b)) | (!is.na(a) & !is.na(b) & a == b)
+    }))
+    id <- integer(n)
+    id[ord] <- cumsum(c(TRUE, !same))
+    id
+  }
+  keys <- list(
+    small = sample(c(2010:2020, NA), n, TRUE),                 # table path
+    wide = sample(c(-2147483647L, 0L, 2147483647L, NA), n, TRUE), # too wide: hashing path
+    fac = factor(sample(c("z", "a", NA), n, TRUE), levels = c("z", "a")),
+    dbl = sample(c(0.5, 2, NA), n, TRUE)
+  )
+  for (by in list("small", c("small", "fac"), c("wide", "small"), c("fac", "dbl", "small"))) {
+    g <- bootscale:::group_ids(keys[by])
+    expect_identical(g$id, reference(keys[by]))
+    expect_identical(g$first, match(seq_len(g$n), g$id))
+  }
+})
+
+test_that("group sums in C follow R's sum(), NA and NaN included", {
+  v <- c(1, 2, NA, 4, NaN, 1e308, 1e308, -1e308)
+  id <- c(1L, 1L, 2L, 2L, 3L, 4L, 4L, 4L)
+  s <- .Call(bootscale:::C_bs_group_sums, v, id, 5)
+  expect_identical(s[1], 3)
+  expect_true(is.na(s[2]) && !is.nan(s[2]))
+  expect_true(is.nan(s[3]))
+  expect_identical(s[4], 1e308) # long double: no overflow on the way
+  expect_identical(s[5], 0)     # an empty group
+  expect_error(.Call(bootscale:::C_bs_group_sums, v, c(id[-1], 6L), 5), "out of range")
+})
