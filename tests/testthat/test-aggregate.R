@@ -88,7 +88,11 @@ test_that("group sums in C follow R's sum(), NA and NaN included", {
   expect_identical(s[1], 3)
   expect_true(is.na(s[2]) && !is.nan(s[2]))
   expect_true(is.nan(s[3]))
-  expect_identical(s[4], 1e308) # long double: no overflow on the way
+  if (.Machine$sizeof.longdouble > 8 && !nzchar(Sys.getenv("BOOTSCALE_UNDER_VALGRIND"))) {
+    # long double (x87, 80 bits) does not overflow on the way; where long
+    # double is a double, and under valgrind, which computes it as one, it may
+    expect_identical(s[4], 1e308)
+  }
   expect_identical(s[5], 0)     # an empty group
   expect_error(.Call(bootscale:::C_bs_group_sums, v, c(id[-1], 6L), 5), "out of range")
 })
