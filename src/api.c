@@ -415,8 +415,6 @@ SEXP bs_group_sums(SEXP v, SEXP id, SEXP n_groups) {
   const R_xlen_t n = (R_xlen_t)ng, len = XLENGTH(v);
   const double *x = REAL(v);
   const int *g = INTEGER(id);
-  for (R_xlen_t i = 0; i < len; i++)
-    if (g[i] < 1 || g[i] > n) Rf_error("bootscale internal error: group id out of range");
   long double *acc = (long double *)R_alloc((size_t)n + 1, sizeof(long double));
   unsigned char *na = (unsigned char *)R_alloc((size_t)n + 1, 1);
   for (R_xlen_t j = 0; j < n; j++) {
@@ -424,6 +422,7 @@ SEXP bs_group_sums(SEXP v, SEXP id, SEXP n_groups) {
     na[j] = 0;
   }
   for (R_xlen_t i = 0; i < len; i++) {
+    if (g[i] < 1 || g[i] > n) Rf_error("bootscale internal error: group id out of range");
     const R_xlen_t j = g[i] - 1;
     if (ISNAN(x[i])) {
       if (R_IsNA(x[i])) na[j] = 2;
