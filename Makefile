@@ -5,6 +5,7 @@
 #   make check-cran       the same with --as-cran (network checks off)
 #   make test             quick testthat run against the installed package
 #   make bench            benchmarks in bench/, results in bench/RESULTS.md
+#                         (BOOTSCALE_BENCH_SCALE=0.1 make bench: a smoke run, report in a temp file)
 #   make ctest            pure C tests of src/ without R, under ASan + UBSan (tests/ctest)
 #   make fuzz             libFuzzer on alias + kernel for FUZZ_SECONDS (60); installs clang if missing
 #   make valgrind         testthat suite under valgrind; log in valgrind/valgrind.log, summary printed

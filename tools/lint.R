@@ -12,7 +12,8 @@
 # object_usage_linter looks names up from the package's namespace (so the
 # package must be installed where R_LIBS points) and then the search path:
 # testthat is attached and the test helpers are sourced, as when the tests
-# run, so that `expect_*()`, `skip()` and the helpers count as defined.
+# run, so that `expect_*()`, `skip()` and the helpers count as defined; the
+# same for the files bench/run.R sources before the case files.
 suppressPackageStartupMessages({
   library(lintr)
   library(testthat)
@@ -33,8 +34,12 @@ relative <- function(lints) {
   })
   lints
 }
-found <- list(lint_package("."), relative(lint_dir("bench", relative_path = FALSE)),
-              relative(lint_dir("tools", relative_path = FALSE)))
+found <- list(lint_package("."))
+# The case files of bench/ use the harness, the report writer and the
+# workloads, which bench/run.R sources before them.
+for (f in c("harness.R", "report.R", "workloads.R")) sys.source(file.path("bench", f), globalenv())
+found <- c(found, list(relative(lint_dir("bench", relative_path = FALSE)),
+                       relative(lint_dir("tools", relative_path = FALSE))))
 df <- do.call(rbind, lapply(found, as.data.frame))
 if (length(df) && nrow(df)) {
   for (lints in found) if (length(lints)) print(lints)

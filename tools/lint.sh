@@ -44,7 +44,7 @@ if [ "$what" != r ]; then
     echo "lint: .clang-format needs clang-format 14 or later; found: $("$CLANG_FORMAT" --version)" >&2
     exit 2
   fi
-  files=$(ls src/*.c src/*.h tests/ctest/*.c tests/ctest/*.h tests/fuzz/*.c 2>/dev/null)
+  files=$(find src tests/ctest tests/fuzz -name '*.[ch]' -not -path '*/build/*' 2>/dev/null | sort)
   for f in $files; do
     c_files=$((c_files + 1))
     if [ "$fix" = 1 ]; then "$CLANG_FORMAT" -i --style=file "$f"; fi
@@ -90,5 +90,9 @@ if [ "$what" != c ]; then
   fi
 fi
 
-echo "lint: lintr $r_found findings, clang-format $c_bad of $c_files files to reformat ($c_lines lines)"
+r_part="lintr $r_found findings"
+c_part="clang-format $c_bad of $c_files files to reformat ($c_lines lines)"
+[ "$what" = c ] && r_part="lintr not run"
+[ "$what" = r ] && c_part="clang-format not run"
+echo "lint: $r_part, $c_part"
 exit "$status"

@@ -31,7 +31,7 @@ problem <- function(...) {
   cat("site-check: PROBLEM:", msg, "\n")
 }
 
-# ---- 1. internal links ------------------------------------------------------------
+# ---- 1. internal links -----------------------------------------------------------------
 
 pages <- list.files(site, pattern = "[.]html$", recursive = TRUE)
 ids_cache <- new.env()
@@ -73,11 +73,13 @@ for (page in pages) {
   }
 }
 
-# ---- 2. the two pages in headless Chromium ------------------------------------------
+# ---- 2. the two pages in headless Chromium ---------------------------------------------
 
 chromium <- Sys.which(c("chromium", "chromium-browser", "google-chrome"))
 chromium <- chromium[nzchar(chromium)][1]
-if (is.na(chromium)) stop("Chromium is not installed: run `bash tools/setup.sh site`", call. = FALSE)
+if (is.na(chromium)) {
+  stop("Chromium is not installed: run `bash tools/setup.sh site`", call. = FALSE)
+}
 
 # Console errors that only say that a library from a CDN did not load.
 offline_errors <- c(
@@ -136,7 +138,9 @@ check_page <- function(rel, must_have = character()) {
   dom <- paste(readLines(dom_file, warn = FALSE), collapse = "\n")
   doc <- xml2::read_html(dom)
   title <- xml2::xml_text(xml2::xml_find_first(doc, "//main//h1"))
-  if (is.na(title) || !nzchar(trimws(title))) problem(rel, ": no <main> with a title after rendering")
+  if (is.na(title) || !nzchar(trimws(title))) {
+    problem(rel, ": no <main> with a title after rendering")
+  }
   for (text in must_have) {
     if (!grepl(text, dom, fixed = TRUE)) problem(rel, ": lacks \"", text, "\" after rendering")
   }
