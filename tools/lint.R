@@ -35,9 +35,11 @@ relative <- function(lints) {
   lints
 }
 found <- list(lint_package("."))
-# The case files of bench/ use the harness, the report writer and the
-# workloads, which bench/run.R sources before them.
-for (f in c("harness.R", "report.R", "workloads.R")) sys.source(file.path("bench", f), globalenv())
+# bench/run.R sources the harness, the report writer, the workloads and the
+# case files before it runs; the case files use the first three.
+for (f in c("harness.R", "report.R", "workloads.R", list.files("bench", "^cases-.*[.]R$"))) {
+  sys.source(file.path("bench", f), globalenv())
+}
 found <- c(found, list(relative(lint_dir("bench", relative_path = FALSE)),
                        relative(lint_dir("tools", relative_path = FALSE))))
 df <- do.call(rbind, lapply(found, as.data.frame))
