@@ -50,7 +50,7 @@ docs:
 	$(RSCRIPT) -e 'roxygen2::roxygenise()'
 
 clean:
-	rm -rf check valgrind bootscale.Rcheck bootscale_*.tar.gz src/*.o src/*.so coverage docs
+	rm -rf check valgrind bootscale.Rcheck bootscale_*.tar.gz src/*.o src/*.so coverage docs site-check
 
 ctest:
 	$(MAKE) -C tests/ctest run

@@ -9,7 +9,7 @@
 # 2. Headless Chromium opens the home page and the bootstrap_mean reference
 #    page, with every other host unresolvable, and dumps the DOM after its
 #    scripts ran (--dump-dom); it also saves a screenshot of each to SHOT_DIR
-#    (default: a temporary directory) for a person to look at. A page fails
+#    (default: site-check/ beside SITE_DIR) for a person to look at. A page fails
 #    when Chromium fails or times out, when its DOM lacks a <main> with a
 #    title, when the reference page lacks its sections, when an example or
 #    a knitted chunk printed an R error, or when a script of the site raised
@@ -21,7 +21,7 @@
 # K problems"; exits 1 on any problem.
 args <- commandArgs(trailingOnly = TRUE)
 site <- normalizePath(if (length(args) >= 1) args[[1]] else "docs", mustWork = TRUE)
-shot_dir <- if (length(args) >= 2) args[[2]] else tempfile("site-shots-")
+shot_dir <- if (length(args) >= 2) args[[2]] else file.path(dirname(site), "site-check")
 dir.create(shot_dir, showWarnings = FALSE, recursive = TRUE)
 
 problems <- character()
