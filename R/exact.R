@@ -163,7 +163,7 @@ exact_lattice <- function(x, w, lattice, arg, where = NULL, rows = seq_along(x),
     h <- h * g
     pos <- pos / g
   }
-  list(origin = a, h = h, pos = pos, w = w[keep], k = max(pos) + 1, where = where)
+  list(origin = a, h = h, pos = pos, w = w[keep], k = max(pos) + 1)
 }
 
 # Greatest common divisor of positive whole numbers stored as doubles
@@ -181,14 +181,16 @@ gcd_whole <- function(d) {
 
 # Refuses, before anything is allocated, supports beyond exact_max_support
 # points or work space beyond the memory.
-exact_check_support <- function(lats, sample_size, call = rlang::caller_env()) {
+exact_check_support <- function(lats, sample_size, where = function(j) NULL,
+                                call = rlang::caller_env()) {
   points <- vapply(lats, function(l) sample_size * (l$k - 1) + 1, numeric(1))
   big <- which(points > exact_max_support)
   if (length(big)) {
     l <- lats[[big[1]]]
+    group <- where(big[1])
     abort_bs(
       c("The exact distribution must have at most {format(exact_max_support, big.mark = ',', scientific = FALSE)} points ({.arg sample_size} * range / lattice step + 1).",
-        "x" = "{if (is.null(l$where)) 'It' else paste0('The group', l$where)} would have {format(points[big[1]], big.mark = ',', scientific = FALSE)} points: values from {format(l$origin)} to {format(l$origin + l$h * (l$k - 1))} on a lattice of step {format(l$h)}, {.arg sample_size} = {format(sample_size, big.mark = ',', scientific = FALSE)}.",
+        "x" = "{if (is.null(group)) 'It' else paste0('The group', group)} would have {format(points[big[1]], big.mark = ',', scientific = FALSE)} points: values from {format(l$origin)} to {format(l$origin + l$h * (l$k - 1))} on a lattice of step {format(l$h)}, {.arg sample_size} = {format(sample_size, big.mark = ',', scientific = FALSE)}.",
         "i" = "Use {.code method = \"resample\"}."),
       "too_large", call = call
     )
@@ -242,12 +244,13 @@ exact_mean_groups <- function(keys, values, weights, rows, n_means, sample_size,
                               keep_samples, workers, seed, lattice,
                               call = rlang::caller_env()) {
   n_groups <- length(values)
+  # where: the group named in error messages, worked out only for one
+  where <- function(j) if (ncol(keys)) paste0(" (", format_key(keys, j), ")")
   lats <- lapply(seq_len(n_groups), function(j) {
-    where <- if (ncol(keys)) paste0(" (", format_key(keys, j), ")")
-    exact_lattice(values[[j]], weights[[j]], lattice, arg = "value", where = where,
+    exact_lattice(values[[j]], weights[[j]], lattice, arg = "value", where = where(j),
                   rows = rows[[j]], label = "Row", call = call)
   })
-  exact_check_support(lats, sample_size, call = call)
+  exact_check_support(lats, sample_size, where = where, call = call)
   if (keep_samples) check_result_size(n_groups * n_means, 8, "The bootstrap means", call = call)
   seed <- check_seed(seed)
   dists <- lapply(lats, exact_compute, sample_size = sample_size)
