@@ -127,16 +127,18 @@ means_engine <- function(values, weights, n_means, sample_size, workers, seed,
 #' `x`; then the resampled quantile keeps moving between `x` and the next
 #' point, and the exact method reports `x`. Replicates (`samples`) are drawn
 #' only when `keep_samples = TRUE`, by one alias lookup each from the exact
-#' distribution; `n_means` says how many. The exact distribution costs time
-#' that grows like `sample_size * log(sample_size)` and not with `n_means`:
-#' a few milliseconds for the chapter's eleven years.
+#' distribution; the `n_means` column says how many were drawn (0 without
+#' `keep_samples`). No column has Monte Carlo error. The exact distribution
+#' costs time that grows like `sample_size * log(sample_size)` and not with
+#' `n_means`: a few milliseconds for the chapter's eleven years.
 #'
 #' @return A tibble with one row per group (sorted by the group columns)
 #'   holding the group columns, `estimate` (the mean of the bootstrap means),
 #'   `std.error` (their standard deviation), `conf.low` and `conf.high` (the
 #'   percentile interval), `n_means`, and `samples` when `keep_samples =
-#'   TRUE`. Attributes `seed` and `rng` record the random numbers used,
-#'   `method` the method.
+#'   TRUE`; with `method = "exact"`, the same columns computed exactly (see
+#'   Exact method). Attributes `seed` and `rng` record the random numbers
+#'   used, `method` the method.
 #' @seealso [filesize_pipeline()] for the chapter's pipeline end to end.
 #' @export
 #' @examples

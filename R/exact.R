@@ -163,7 +163,9 @@ exact_lattice <- function(x, w, lattice, arg, where = NULL, rows = seq_along(x),
     h <- h * g
     pos <- pos / g
   }
-  list(origin = a, h = h, pos = pos, w = w[keep], k = max(pos) + 1)
+  # weights relative to the largest, so that sums of huge weights stay finite
+  ws <- w[keep]
+  list(origin = a, h = h, pos = pos, w = ws / max(ws), k = max(pos) + 1)
 }
 
 # Greatest common divisor of positive whole numbers stored as doubles
@@ -262,7 +264,8 @@ exact_mean_groups <- function(keys, values, weights, rows, n_means, sample_size,
   out$std.error <- stats[2, ]
   out$conf.low <- stats[3, ]
   out$conf.high <- stats[4, ]
-  out$n_means <- rep(as.integer(n_means), n_groups)
+  # the replicates drawn: none unless asked for
+  out$n_means <- rep(if (keep_samples) as.integer(n_means) else 0L, n_groups)
   if (keep_samples) {
     res <- means_engine(lapply(dists, `[[`, "value"), lapply(dists, `[[`, "prob"), n_means, 1,
                         workers, seed, call = call)

@@ -22,8 +22,9 @@
 #include <stddef.h>
 #include <stdint.h>
 
-/* Largest support refused before anything is allocated: the FFT then needs
- * at most 2^26 complex values (1.5 GiB of work space with its twiddles). */
+/* The largest support accepted; past it the caller is refused before
+ * anything is allocated. The real FFT then has length at most 2^26: 1.5 GiB
+ * of work space with its twiddles. */
 #define CONVOLVE_MAX_SUPPORT INT64_C(50000000)
 
 typedef enum {

@@ -96,6 +96,7 @@ test_that("estimate and std.error are the weighted mean and sqrt(weighted varian
     }
     expect_identical(attr(res, "method"), "exact")
     expect_named(res, c("g", "estimate", "std.error", "conf.low", "conf.high", "n_means"))
+    expect_identical(res$n_means, rep(0L, 4)) # no replicates drawn
     expect_s3_class(res, "bootscale_bootstrap")
   }
 })
@@ -143,6 +144,13 @@ test_that("lattices: whole numbers by their gcd, explicit steps, zero weights", 
   z <- exact_distribution(c(-100, 2, 2.5, 4, 100), c(0, 1, 0, 1, 0), sample_size = 2)
   expect_identical(z$value, c(2, 3, 4))
   expect_equal(z$prob, c(0.25, 0.5, 0.25), tolerance = 1e-15)
+
+  # huge weights whose sum overflows a double
+  huge <- exact_distribution(c(1, 2, 2, 3), rep(.Machine$double.xmax / 2, 4), sample_size = 2)
+  expect_equal(huge$prob, c(1, 4, 6, 4, 1) / 16, tolerance = 1e-15)
+  hb <- bootstrap_mean(data.frame(v = c(1, 2, 2, 3), w = .Machine$double.xmax / 2), v, w,
+                       sample_size = 2, method = "exact")
+  expect_equal(c(hb$estimate, hb$std.error), c(2, sqrt(0.5 / 2)), tolerance = 1e-14)
 
   # one value: a point mass
   one <- bootstrap_mean(data.frame(v = c(5, 6), w = c(2, 0)), v, w, sample_size = 50,
@@ -244,6 +252,7 @@ test_that("exact replicates are identical for workers = 1, 2, 3 and follow the s
   # the summary does not depend on the replicates
   s1 <- bootstrap_mean(y, BytesLog2, Files, .by = Year, method = "exact", seed = 1)
   expect_identical(as.list(s1)[1:5], as.list(one)[1:5])
+  expect_identical(s1$n_means, rep(0L, nrow(s1)))
 })
 
 test_that("the engine draws from thousands of support points with sample_size = 1", {
