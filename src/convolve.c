@@ -187,6 +187,8 @@ convolve_status convolve_power(const double *p, int64_t k, int64_t n, double *ou
 
   const double log_ptop = (double)logl((long double)ptop / total);
   const double dn = (double)n;
+  /* |P|^n underflows to 0 when |1 + R|^2 - 1 <= tiny: decided without a log */
+  const double tiny = expm1(2.0 * (-745.0 / dn - log_ptop));
   /* t = (n * top * j) mod len, stepped without overflow (len <= 2^27) */
   const int64_t step = ((n % len) * (top % len)) % len;
   int64_t t = 0;
@@ -194,7 +196,7 @@ convolve_status convolve_power(const double *p, int64_t k, int64_t n, double *ou
     const double rr = z[2 * j], ri = z[2 * j + 1];
     double re = 0.0, im = 0.0;
     const double mod2m1 = 2.0 * rr + rr * rr + ri * ri; /* |1 + R|^2 - 1 */
-    if (mod2m1 > -1.0) {
+    if (mod2m1 > tiny && mod2m1 > -1.0) {
       const double e = dn * (log_ptop + 0.5 * log1p(mod2m1));
       if (e > -745.0) { /* else exp(e) is 0 in double */
         const double mag = exp(e), ang = dn * atan2(ri, 1.0 + rr);
@@ -222,7 +224,8 @@ convolve_status convolve_power(const double *p, int64_t k, int64_t n, double *ou
     out[i] = v > 0.0 ? v : 0.0;
     sum += out[i];
   }
-  for (int64_t i = 0; i < support; i++) out[i] = (double)(out[i] / sum);
+  const double inv = (double)(1.0L / sum);
+  for (int64_t i = 0; i < support; i++) out[i] *= inv;
   return CONVOLVE_OK;
 }
 
