@@ -267,6 +267,25 @@ test_that("the engine draws from thousands of support points with sample_size = 
   expect_lt(abs(mean(m) - sum(dd$prob * dd$value)), 4 * sqrt(sum(dd$prob * (dd$value - mean(m))^2) / 2e5))
 })
 
+test_that("small supports (the engine's pair tables) also give one draw per replicate", {
+  # 16 and 61 support points: at most 64, so the engine builds pair tables and,
+  # with sample_size = 1, makes one single draw per replicate
+  for (cs in list(list(x = 0:3, w = c(4, 1, 2, 3), n = 5), list(x = c(0, 3), w = c(1, 1e-6), n = 20))) {
+    d <- exact_distribution(cs$x, cs$w, sample_size = cs$n)
+    expect_lte(nrow(d), 64)
+    m <- bootstrap_means(cs$x, cs$w, n_means = 2e5, sample_size = cs$n, seed = 21,
+                         method = "exact", workers = 1)
+    counts <- tabulate(match(m, d$value), nbins = nrow(d))
+    expect_identical(sum(counts), 200000L) # every replicate is a support point
+    big <- d$prob * 2e5 >= 5
+    expected <- c(d$prob[big], sum(d$prob[!big])) * 2e5
+    observed <- c(counts[big], sum(counts[!big]))
+    keep <- expected > 0
+    x2 <- sum((observed[keep] - expected[keep])^2 / expected[keep])
+    expect_gt(stats::pchisq(x2, df = sum(keep) - 1, lower.tail = FALSE), 1e-4)
+  }
+})
+
 test_that("filesize_pipeline(method = 'exact') gives the exact yearly table", {
   ex <- filesize_pipeline(method = "exact")
   expect_named(ex, c("Year", "Mean", "std.error", "conf.low", "conf.high", "n_means"))
