@@ -305,7 +305,7 @@ autoplot.bootscale_exact_distribution <- function(object, means = NULL, ...) {
   if (length(off)) {
     abort_bs(
       c("{.arg means} must lie on the support of the distribution (its {.field value} column).",
-        "x" = "Element {off[1]} ({format(means[off[1]], digits = 17)}) does not."),
+        "x" = "Element {off[1]} ({format(means[off[1]], digits = 15)}) does not."),
       "bad_values"
     )
   }
