@@ -6,6 +6,7 @@
 #   make test             quick testthat run against the installed package
 #   make bench            benchmarks in bench/, results in bench/RESULTS.md
 #                         (BOOTSCALE_BENCH_SCALE=0.1 make bench: a smoke run, report in a temp file)
+#   make bench-exact      the exact bootstrap against resampling and peers, bench/RESULTS-exact.md
 #   make ctest            pure C tests of src/ without R, under ASan + UBSan (tests/ctest)
 #   make fuzz             libFuzzer on alias + kernel for FUZZ_SECONDS (60); installs clang if missing
 #   make valgrind         testthat suite under valgrind; log in valgrind/valgrind.log, summary printed
@@ -22,7 +23,7 @@ DATA ?=
 FUZZ_SECONDS ?= 60
 SOAK_LIB ?= /tmp/lib-soak
 
-.PHONY: setup install demo test check check-cran bench docs clean ctest fuzz valgrind soak \
+.PHONY: setup install demo test check check-cran bench bench-exact docs clean ctest fuzz valgrind soak \
         lint coverage site
 
 setup:
@@ -45,6 +46,9 @@ check-cran: setup
 
 bench: install
 	$(RSCRIPT) bench/run.R
+
+bench-exact: install
+	$(RSCRIPT) bench/exact.R $(DATA)
 
 docs:
 	$(RSCRIPT) -e 'roxygen2::roxygenise()'

@@ -37,25 +37,50 @@
 #'   draws in a 70 MB session and 30 million at 200 MB); where fork is
 #'   missing or unsafe the work runs serially with a one-time message.
 #' @param seed `NULL` or a whole number; see Random numbers.
+#' @param method `"resample"` (the default) draws `sample_size` values per
+#'   replicate, for any data. `"exact"` is for values on a lattice (whole
+#'   numbers, or `a + h * k` with `lattice = h`): it computes the exact
+#'   distribution of the mean of `sample_size` draws ([exact_distribution()])
+#'   and draws each replicate from it with one alias lookup, whatever
+#'   `sample_size` is. The replicates have the same distribution as with
+#'   `"resample"` (not the same numbers), and are identical for any
+#'   `workers`. Values off the lattice give an error of class
+#'   `bootscale_error_not_lattice`; supports above 5e7 points one of class
+#'   `bootscale_error_too_large`. See the exact method in
+#'   [exact_distribution()].
+#' @param lattice With `method = "exact"`: `NULL` (the values must be whole
+#'   numbers; the step is the greatest common divisor of their differences),
+#'   or the step `h` of the lattice `a + h * k` the values lie on (within
+#'   `sqrt(.Machine$double.eps) * h`).
 #' @return A double vector of `n_means` bootstrap means, with attributes
-#'   `seed` (the seed used) and `rng` (the generator's name).
+#'   `seed` (the seed used), `rng` (the generator's name) and `method`.
 #' @seealso [bootstrap_mean()] for data frames and groups.
 #' @export
 #' @examples
 #' m <- bootstrap_means(0:40, weights = dpois(0:40, 12), n_means = 1000, seed = 1)
 #' c(mean = mean(m), sd = sd(m))
 #' identical(m, bootstrap_means(0:40, dpois(0:40, 12), 1000, workers = 2, seed = 1))
+#'
+#' # The same distribution, one lookup per replicate:
+#' e <- bootstrap_means(0:40, dpois(0:40, 12), 1000, seed = 1, method = "exact")
+#' c(mean = mean(e), sd = sd(e))
 bootstrap_means <- function(x, weights = NULL, n_means = 1000, sample_size = 100,
-                            workers = NULL, seed = NULL) {
+                            workers = NULL, seed = NULL, method = c("resample", "exact"),
+                            lattice = NULL) {
   x <- check_values(x)
   weights <- check_weights(weights, length(x))
   n_means <- check_count(n_means)
   sample_size <- check_count(sample_size, max = 4.5e15)  # the C engine's limit
+  method <- check_method(method)
+  lattice <- check_lattice(lattice, method)
   workers <- check_workers(workers)
+  if (method == "exact") {
+    return(exact_means(x, weights, n_means, sample_size, workers, seed, lattice))
+  }
   check_result_size(n_means, 8, "The bootstrap means")
   seed <- check_seed(seed)
   res <- means_engine(list(x), list(weights), n_means, sample_size, workers, seed)
-  structure(res, seed = seed, rng = rng_name)
+  structure(res, seed = seed, rng = rng_name, method = "resample")
 }
 
 rng_name <- "xoshiro256++ keyed by SplitMix64"
@@ -88,11 +113,32 @@ means_engine <- function(values, weights, n_means, sample_size, workers, seed,
 #'   between 0 and 1.
 #' @param keep_samples Whether to return the bootstrap means in a list-column
 #'   `samples`.
+#' @section Exact method:
+#' With `method = "exact"` (values on a lattice, see [exact_distribution()])
+#' nothing is left to chance in the summary: `estimate` is the weighted mean
+#' of `value`, `std.error` is `sqrt(weighted variance / sample_size)` (the
+#' weighted variance with weights summing to 1), and `conf.low` and
+#' `conf.high` are quantiles of the exact distribution of the mean of
+#' `sample_size` draws. The quantile at `p` is the inverse of the
+#' distribution function, `inf{x : F(x) >= p}` (with `F` known to 1e-12, a
+#' value of `F` within 1e-12 of `p` reaches it): what the resampled
+#' percentile interval (R's type-7 quantile of the means) converges to as
+#' `n_means` grows, except when `F` equals `p` exactly at a support point
+#' `x`; then the resampled quantile keeps moving between `x` and the next
+#' point, and the exact method reports `x`. Replicates (`samples`) are drawn
+#' only when `keep_samples = TRUE`, by one alias lookup each from the exact
+#' distribution; the `n_means` column says how many were drawn (0 without
+#' `keep_samples`). No column has Monte Carlo error. The exact distribution
+#' costs time that grows like `sample_size * log(sample_size)` and not with
+#' `n_means`: a few milliseconds for the chapter's eleven years.
+#'
 #' @return A tibble with one row per group (sorted by the group columns)
 #'   holding the group columns, `estimate` (the mean of the bootstrap means),
 #'   `std.error` (their standard deviation), `conf.low` and `conf.high` (the
 #'   percentile interval), `n_means`, and `samples` when `keep_samples =
-#'   TRUE`. Attributes `seed` and `rng` record the random numbers used.
+#'   TRUE`; with `method = "exact"`, the same columns computed exactly (see
+#'   Exact method). Attributes `seed` and `rng` record the random numbers
+#'   used, `method` the method.
 #' @seealso [filesize_pipeline()] for the chapter's pipeline end to end.
 #' @export
 #' @examples
@@ -103,9 +149,13 @@ means_engine <- function(values, weights, n_means, sample_size, workers, seed,
 #'
 #' # Expressions work too, and one group is the default:
 #' bootstrap_mean(yearly, BytesLog2 / 10, Files, n_means = 500, seed = 1)
+#'
+#' # Log2 sizes are whole numbers: the exact bootstrap has no Monte Carlo error.
+#' bootstrap_mean(yearly, BytesLog2, weight = Files, .by = Year, method = "exact")
 bootstrap_mean <- function(.data, value, weight = NULL, .by = NULL, n_means = 1000,
                            sample_size = 100, conf_level = 0.95, keep_samples = FALSE,
-                           workers = NULL, seed = NULL) {
+                           workers = NULL, seed = NULL, method = c("resample", "exact"),
+                           lattice = NULL) {
   check_data_frame(.data)
   value_quo <- rlang::enquo(value)
   weight_quo <- rlang::enquo(weight)
@@ -117,6 +167,8 @@ bootstrap_mean <- function(.data, value, weight = NULL, .by = NULL, n_means = 10
   sample_size <- check_count(sample_size, max = 4.5e15)  # the C engine's limit
   conf_level <- check_conf_level(conf_level)
   keep_samples <- check_flag(keep_samples)
+  method <- check_method(method)
+  lattice <- check_lattice(lattice, method)
   workers <- check_workers(workers)
 
   x <- eval_column(.data, value_quo, "value")
@@ -150,9 +202,14 @@ bootstrap_mean <- function(.data, value, weight = NULL, .by = NULL, n_means = 10
     )
   }
   n_groups <- length(rows)
+  alpha <- (1 - conf_level) / 2
+  if (method == "exact") {
+    return(exact_mean_groups(keys, unname(values), unname(weights), unname(rows), n_means,
+                             sample_size, c(alpha, 1 - alpha), keep_samples, workers, seed,
+                             lattice))
+  }
   check_result_size(n_groups * n_means, 8, "The bootstrap means")
   seed <- check_seed(seed)
-  alpha <- (1 - conf_level) / 2
   # mean, sd and the percentile interval per group, in C, read where the
   # means are (after a forked run: the workers' shared mapping, not a copy),
   # the quantiles by selection rather than sorting.
@@ -179,6 +236,7 @@ bootstrap_mean <- function(.data, value, weight = NULL, .by = NULL, n_means = 10
   out <- tibble::new_tibble(out, class = "bootscale_bootstrap")
   attr(out, "seed") <- seed
   attr(out, "rng") <- rng_name
+  attr(out, "method") <- "resample"
   out
 }
 

@@ -10,16 +10,22 @@
 #' @param by Grouping column(s) of the result: `"Year"` as in the chapter,
 #'   or for example `c("Year", "Month")`.
 #' @inheritParams bootstrap_mean
+#' @param method `"resample"` as in the chapter, or `"exact"`: log2 size
+#'   classes are whole numbers, so the bootstrap distribution of the mean
+#'   can be computed exactly (see [exact_distribution()] and the exact
+#'   method in [bootstrap_mean()]): no Monte Carlo error, and a few
+#'   milliseconds for all years.
 #' @return A tibble with the `by` columns, `Mean` (the bootstrap estimate of
 #'   the mean log2 file size), `std.error`, `conf.low`, `conf.high`,
-#'   `n_means`, and `samples` when `keep_samples = TRUE`; attributes `seed`
-#'   and `rng`.
+#'   `n_means`, and `samples` when `keep_samples = TRUE`; attributes `seed`,
+#'   `rng` and `method`.
 #' @export
 #' @examples
 #' filesize_pipeline(n_means = 2000, seed = 1)
+#' filesize_pipeline(method = "exact")
 filesize_pipeline <- function(path = filesizes_example(), by = "Year", n_means = 10000,
                               sample_size = 100, conf_level = 0.95, keep_samples = FALSE,
-                              workers = NULL, seed = NULL) {
+                              workers = NULL, seed = NULL, method = c("resample", "exact")) {
   filesizes <- in_pipeline(read_filesizes(path))
   check_columns(filesizes, by, "by")
   used <- intersect(by, c("BytesLog2", "Files", "SpaceUsage"))
@@ -35,7 +41,7 @@ filesize_pipeline <- function(path = filesizes_example(), by = "Year", n_means =
   out <- in_pipeline(bootstrap_mean(summed, .data$BytesLog2, weight = .data$Files, .by = by,
                                     n_means = n_means, sample_size = sample_size,
                                     conf_level = conf_level, keep_samples = keep_samples,
-                                    workers = workers, seed = seed))
+                                    workers = workers, seed = seed, method = method))
   names(out)[names(out) == "estimate"] <- "Mean"
   out
 }

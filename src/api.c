@@ -18,6 +18,7 @@
 
 #include "alias.h"
 #include "bootscale.h"
+#include "convolve.h"
 #include "kernel.h"
 #include "pool.h"
 #include "rng.h"
@@ -577,4 +578,29 @@ SEXP bs_blas_set_threads(SEXP n) {
   const double t = scalar_real(n, "n");
   if (t < 1 || t > 1e6) Rf_error("bootscale internal error: `n` out of range");
   return Rf_ScalarLogical(blas_set_threads((int)t) == 0);
+}
+
+/* ---- exact bootstrap: distribution of the mean on a lattice ------------- */
+
+/* The probabilities of the n(k-1)+1 lattice points of the sum of
+ * sample_size draws, from values at whole positions pos (0..k-1) with
+ * weights w. R/exact.R has checked the lattice and the support's size. */
+SEXP bs_exact_distribution(SEXP pos, SEXP w, SEXP k, SEXP sample_size) {
+  if (!Rf_isReal(pos) || !Rf_isReal(w) || XLENGTH(pos) != XLENGTH(w) || XLENGTH(pos) < 1)
+    Rf_error("bootscale internal error: `pos` and `w` must be double vectors of one length");
+  const double kk = scalar_real(k, "k"), ss = scalar_real(sample_size, "sample_size");
+  if (kk < 1 || kk > (double)CONVOLVE_MAX_SUPPORT || ss < 1 || ss > 4.5e15)
+    Rf_error("bootscale internal error: `k` or `sample_size` out of range");
+  const int64_t support = convolve_support((int64_t)kk, (int64_t)ss);
+  if (support < 0) Rf_error("%s", convolve_status_message(CONVOLVE_ERR_TOO_LARGE));
+  double *p = (double *)R_alloc((size_t)kk, sizeof(double));
+  if (convolve_lattice_pmf(REAL(pos), REAL(w), XLENGTH(pos), (int64_t)kk, p) != 0)
+    Rf_error("bootscale internal error: a lattice position is outside 0..k-1");
+  const size_t bytes = convolve_work_bytes((int64_t)kk, (int64_t)ss);
+  void *work = bytes ? R_alloc(bytes, 1) : NULL;
+  SEXP out = PROTECT(Rf_allocVector(REALSXP, (R_xlen_t)support));
+  const convolve_status s = convolve_power(p, (int64_t)kk, (int64_t)ss, REAL(out), work);
+  if (s != CONVOLVE_OK) Rf_error("%s", convolve_status_message(s));
+  UNPROTECT(1);
+  return out;
 }

@@ -33,4 +33,7 @@ SEXP bs_memory_child(SEXP bytes);
 SEXP bs_blas_info(SEXP path);
 SEXP bs_blas_set_threads(SEXP n);
 
+/* exact bootstrap: the distribution of the mean of draws on a lattice */
+SEXP bs_exact_distribution(SEXP pos, SEXP w, SEXP k, SEXP sample_size);
+
 #endif

@@ -3,7 +3,7 @@
  * command-line arguments), prints one line per test and closes with
  * "N passed, N failed". Exit status 1 when a test failed.
  *
- * Built by tests/ctest/Makefile against ../../src/{rng,alias,kernel,pool}.c
+ * Built by tests/ctest/Makefile against ../../src/{rng,alias,kernel,pool,convolve}.c
  * with AddressSanitizer and UndefinedBehaviorSanitizer; any sanitizer report
  * aborts the run.
  */
@@ -146,6 +146,14 @@ CTEST(test_pool_results_equal_serial);
 CTEST(test_pool_edge_sizes);
 CTEST(test_pool_failing_workers);
 CTEST(test_pool_release_mid_run);
+CTEST(test_convolve_matches_direct_long_double);
+CTEST(test_convolve_chapter_shape);
+CTEST(test_convolve_symmetric_input_gives_symmetric_output);
+CTEST(test_convolve_sample_size_one_returns_input);
+CTEST(test_convolve_moments_at_large_sizes);
+CTEST(test_convolve_limits_and_statuses);
+CTEST(test_convolve_lattice_pmf);
+CTEST(test_convolve_binomial_at_large_sizes);
 
 #define T(name) {#name, name}
 static const struct {
@@ -179,6 +187,14 @@ static const struct {
     T(test_pool_edge_sizes),
     T(test_pool_failing_workers),
     T(test_pool_release_mid_run),
+    T(test_convolve_matches_direct_long_double),
+    T(test_convolve_chapter_shape),
+    T(test_convolve_symmetric_input_gives_symmetric_output),
+    T(test_convolve_sample_size_one_returns_input),
+    T(test_convolve_moments_at_large_sizes),
+    T(test_convolve_limits_and_statuses),
+    T(test_convolve_lattice_pmf),
+    T(test_convolve_binomial_at_large_sizes),
     T(test_fuzz_regressions),
 };
 
