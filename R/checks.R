@@ -18,7 +18,16 @@ describe <- function(x) {
   if (is.null(x)) return("NULL")
   if (is.data.frame(x)) return("a data frame")
   if (is.factor(x)) return("a factor")
+  if (is_classed(x)) {
+    # Name the class: a Date is a double vector underneath, which says
+    # nothing to the user.
+    cls <- class(x)[1]
+    if (length(x) != 1) return(sprintf("a <%s> vector of length %d", cls, length(x)))
+    shown <- tryCatch(format(x), error = function(e) "")
+    return(if (length(shown) == 1 && nzchar(shown)) sprintf("a <%s>, %s", cls, shown) else sprintf("a <%s>", cls))
+  }
   if (is.list(x)) return("a list")
+  if (is.matrix(x)) return(sprintf("a %d x %d %s matrix", nrow(x), ncol(x), typeof(x)))
   if (is.function(x)) return("a function")
   if (!is.atomic(x)) return(sprintf("an object of type %s", typeof(x)))
   if (length(x) != 1) {
@@ -50,12 +59,7 @@ check_count <- function(x, arg = rlang::caller_arg(x), min = 1, max = Inf,
 }
 
 check_seed <- function(seed, call = rlang::caller_env()) {
-  if (is.null(seed)) {
-    # Draw the call's seed from R's RNG: set.seed() makes the call
-    # reproducible and .Random.seed advances by exactly one draw, whatever
-    # the number of workers.
-    return(as.double(sample.int(.Machine$integer.max, 1L)))
-  }
+  if (is.null(seed)) return(draw_seed())
   ok <- is.numeric(seed) && !is.factor(seed) && length(seed) == 1 &&
     !is.na(seed) && is.finite(seed) && seed == trunc(seed) && abs(seed) <= 2^53
   if (!ok) {
@@ -68,10 +72,37 @@ check_seed <- function(seed, call = rlang::caller_env()) {
   as.double(seed)
 }
 
+# Draws the call's seed from R's RNG, so that set.seed() makes the call
+# reproducible and .Random.seed advances by two draws whatever the number of
+# workers. Two draws give a uniform whole number below 2^53 (every seed the
+# engine takes from R); one sample.int() draw has only 31 bits, and 1e5 calls
+# would then share a seed somewhere with probability 0.9.
+draw_seed <- function() {
+  high <- sample.int(2^26, 1L) - 1
+  low <- sample.int(2^27, 1L) - 1
+  high * 2^27 + low
+}
+
+# Classed vectors other than I(): dates, times, durations, factors and the
+# like, whose numbers mean nothing without their class.
+is_classed <- function(x) is.object(x) && !identical(class(x), "AsIs")
+
+# For numbers: plain numeric vectors only. A Date or a difftime is numeric
+# underneath but its mean depends on an origin or a unit the result would lose.
+is_plain_numeric_vector <- function(x) is.numeric(x) && !is_classed(x)
+
+classed_hint <- function(x) {
+  if (inherits(x, "difftime")) {
+    c("i" = "Durations are refused, as their mean depends on their units: convert first, for example with {.code as.numeric(x, units = \"secs\")}.")
+  } else if (is_classed(x) && !is.factor(x) && is.numeric(unclass(x))) {
+    c("i" = "Dates, times and other classed numbers are refused: convert with {.fn as.numeric} first if their numbers are what you mean.")
+  }
+}
+
 check_values <- function(x, arg = rlang::caller_arg(x), call = rlang::caller_env()) {
-  if (!is.numeric(x) || is.factor(x)) {
+  if (!is_plain_numeric_vector(x)) {
     abort_bs(
-      c("{.arg {arg}} must be a numeric vector.", "x" = "It is {describe(x)}."),
+      c("{.arg {arg}} must be a numeric vector.", "x" = "It is {describe(x)}.", classed_hint(x)),
       "bad_values", call = call
     )
   }
@@ -91,10 +122,10 @@ check_values <- function(x, arg = rlang::caller_arg(x), call = rlang::caller_env
 
 check_weights <- function(w, n, arg = rlang::caller_arg(w), call = rlang::caller_env()) {
   if (is.null(w)) return(rep(1, n))
-  if (!is.numeric(w) || is.factor(w)) {
+  if (!is_plain_numeric_vector(w)) {
     abort_bs(
       c("{.arg {arg}} must be a numeric vector of non-negative weights.",
-        "x" = "It is {describe(w)}."),
+        "x" = "It is {describe(w)}.", classed_hint(w)),
       "bad_weights", call = call
     )
   }
@@ -183,6 +214,22 @@ check_columns <- function(data, cols, arg, call = rlang::caller_env()) {
         "x" = "Not found: {.val {missing}}."),
       "missing_column", call = call
     )
+  }
+  cols
+}
+
+# Grouping columns must be plain vectors that sort and compare: not lists,
+# data frames or matrices.
+check_group_columns <- function(data, cols, call = rlang::caller_env()) {
+  for (col in cols) {
+    k <- data[[col]]
+    if (!is.atomic(k) || !is.null(dim(k)) || is.data.frame(k)) {
+      abort_bs(
+        c("Grouping columns must be vectors (numbers, strings, logicals, factors or dates).",
+          "x" = "Column {.field {col}} is {describe(k)}."),
+        "bad_by", call = call
+      )
+    }
   }
   cols
 }
