@@ -219,11 +219,11 @@ check_columns <- function(data, cols, arg, call = rlang::caller_env()) {
 }
 
 # Grouping columns must be plain vectors that sort and compare: not lists,
-# data frames or matrices.
+# data frames, matrices or raw bytes.
 check_group_columns <- function(data, cols, call = rlang::caller_env()) {
   for (col in cols) {
     k <- data[[col]]
-    if (!is.atomic(k) || !is.null(dim(k)) || is.data.frame(k)) {
+    if (!is.atomic(k) || is.raw(k) || !is.null(dim(k)) || is.data.frame(k)) {
       abort_bs(
         c("Grouping columns must be vectors (numbers, strings, logicals, factors or dates).",
           "x" = "Column {.field {col}} is {describe(k)}."),

@@ -79,7 +79,7 @@ read_filesizes <- function(path) {
 # through file()); the slow per-line diagnosis runs only on the error path.
 # Lines are numbered as in the file: blank lines count, and are skipped.
 read_histogram <- function(path, call = rlang::caller_env()) {
-  bom <- leading_bytes(path, 3)
+  bom <- leading_bytes(path, 3, call)
   if (length(bom) >= 2 && (identical(bom[1:2], as.raw(c(0xff, 0xfe))) ||
                            identical(bom[1:2], as.raw(c(0xfe, 0xff))))) {
     abort_bs(
@@ -169,7 +169,7 @@ read_quietly <- function(path, call, expr, on_error) {
     error = function(e) e
   )
   if (length(warnings) || inherits(res, "error")) {
-    line <- nul_line(path)
+    line <- nul_line(path, call)
     if (!is.na(line)) {
       abort_bs(
         c("A histogram file must be plain text (ASCII or UTF-8).",
@@ -181,31 +181,46 @@ read_quietly <- function(path, call, expr, on_error) {
   for (w in warnings) warning(w)
   if (inherits(res, "error")) {
     if (!missing(on_error)) return(on_error)
-    abort_bs("{.file {path}} could not be read as a histogram file.", "bad_format",
-             call = call, parent = res)
+    abort_unreadable(path, res, call)
   }
   res
 }
 
-# The first bytes of a file (decompressed when it is compressed).
-leading_bytes <- function(path, n) {
-  con <- gzfile(path, "rb")
-  on.exit(close(con))
-  readBin(con, "raw", n)
+abort_unreadable <- function(path, cnd, call) {
+  abort_bs(
+    c("A histogram file must be readable: plain text, or compressed by gzip, bzip2 or xz.",
+      "x" = "Reading {.file {path}} failed: {conditionMessage(cnd)}."),
+    "bad_format", call = call
+  )
 }
 
-# The line of the first NUL byte of a file (decompressed), or NA.
-nul_line <- function(path) {
+# Reads the raw bytes of a file (decompressed when it is compressed); a
+# damaged compressed file is a classed error, not R's "error reading from
+# the connection".
+read_raw <- function(path, call, read) {
   con <- gzfile(path, "rb")
   on.exit(close(con))
-  newlines <- 0
-  repeat {
-    chunk <- readBin(con, "raw", 2^20)
-    if (!length(chunk)) return(NA_real_)
-    nul <- match(as.raw(0), chunk)
-    if (!is.na(nul)) return(newlines + sum(chunk[seq_len(nul - 1)] == as.raw(10)) + 1)
-    newlines <- newlines + sum(chunk == as.raw(10))
-  }
+  tryCatch(read(con), error = function(e) abort_unreadable(path, e, call),
+           warning = function(w) abort_unreadable(path, w, call))
+}
+
+# The first bytes of a file.
+leading_bytes <- function(path, n, call) {
+  read_raw(path, call, function(con) readBin(con, "raw", n))
+}
+
+# The line of the first NUL byte of a file, or NA.
+nul_line <- function(path, call) {
+  read_raw(path, call, function(con) {
+    newlines <- 0
+    repeat {
+      chunk <- readBin(con, "raw", 2^20)
+      if (!length(chunk)) return(NA_real_)
+      nul <- match(as.raw(0), chunk)
+      if (!is.na(nul)) return(newlines + sum(chunk[seq_len(nul - 1)] == as.raw(10)) + 1)
+      newlines <- newlines + sum(chunk == as.raw(10))
+    }
+  })
 }
 
 as_compact_integer <- function(x) {

@@ -267,9 +267,14 @@ test_that("grouping columns must be vectors: lists, data frames and matrices are
   d$l <- I(list(1, 2, 1, 2))
   d$m <- matrix(1:8, 4)
   d$df <- data.frame(a = c(1, 2, 1, 2))
-  for (col in c("l", "m", "df")) {
+  d$r <- as.raw(c(1, 2, 1, 2))  # raw bytes do not sort
+  for (col in c("l", "m", "df", "r")) {
     expect_error(bootstrap_mean(d, x, .by = !!col, n_means = 5), class = "bootscale_error_bad_by")
+    expect_error(aggregate_filesizes(d, by = col, targets = "x"), class = "bootscale_error_bad_by")
   }
+  # every atomic vector that sorts groups, complex numbers included
+  d$z <- complex(real = c(1, 2, 1, 2))
+  expect_identical(bootstrap_mean(d, x, .by = z, n_means = 5, seed = 1)$z, complex(real = 1:2))
   # group_by() accepts a list-column; bootstrap_mean() refuses it the same way
   skip_if_not_installed("dplyr")
   t <- tibble::tibble(x = 1:4, l = list(1, 2, 1, 2))
@@ -321,4 +326,13 @@ test_that("explicit seeds give the same bits as bootscale 0.1.0", {
   expect_identical(r$std.error, c(0x1.30a6f161d4dbbp-3, 0x1.1bc0852116b8ap-3))
   expect_identical(r$conf.low, c(0x1.627ef9db22d0ep+1, 0x1.984dd2f1a9fbep+3))
   expect_identical(r$conf.high, c(0x1.a85a1cac08312p+1, 0x1.a972b020c49bap+3))
+})
+
+test_that("every help page that refers to the section on random numbers has it", {
+  db <- tools::Rd_db("bootscale")
+  text <- vapply(db, function(rd) paste(as.character(rd), collapse = ""), character(1))
+  refers <- grepl("Random numbers and determinism", text, fixed = TRUE)
+  has <- grepl("\\section{Random numbers and determinism}", text, fixed = TRUE)
+  expect_true(all(c("bootstrap_mean.Rd", "filesize_pipeline.Rd", "bootstrap_means.Rd") %in% names(db)[has]))
+  expect_identical(names(db)[refers & !has], character())
 })

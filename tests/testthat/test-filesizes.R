@@ -241,3 +241,10 @@ test_that("zero rows round-trip: write_filesizes() and read_filesizes() agree", 
     expect_equal(sum(back$Files), sum(sim$Files[sim$Bytes > 0]))
   }
 })
+
+test_that("a damaged compressed file is a classed error", {
+  tmp <- withr::local_tempfile(fileext = ".txt.gz")
+  # a gzip magic number followed by noise, written as it is
+  withr::with_seed(1, writeBin(c(as.raw(c(0x1f, 0x8b)), as.raw(sample(0:255, 300, TRUE))), tmp))
+  expect_error(read_filesizes(tmp), "must be readable", class = "bootscale_error_bad_format")
+})
