@@ -39,36 +39,48 @@ describe <- function(x) {
   format(x)
 }
 
+# The validator behind the check_*() functions: unless `ok`, a classed error
+# whose headline `must` says what must be true and whose bullet `found` says
+# what was found (by default what `x` is). `must` is interpolated in the
+# caller's environment, as if the caller had called abort_bs() itself; `found`
+# is only computed for the error.
+ensure <- function(ok, x, must, what, call, found = found_it(x), ..., .envir = parent.frame()) {
+  if (ok) return(invisible(x))
+  abort_bs(c(must, "x" = found, ...), what, call = call, .envir = .envir)
+}
+
+# "It is <what x is>.", and "Element i is <what it is> (and n more).", as
+# text for cli (braces doubled).
+found_it <- function(x) paste0("It is ", cli_text_escape(describe(x)), ".")
+found_element <- function(x, bad) {
+  more <- if (length(bad) > 1) paste0(" (and ", length(bad) - 1, " more)") else ""
+  paste0("Element ", bad[1], " is ", cli_text_escape(describe(x[bad[1]])), more, ".")
+}
+cli_text_escape <- function(s) gsub("([{}])", "\\1\\1", s)
+
+# A single whole number: what counts, seeds and worker counts must be.
+is_whole_number <- function(x) {
+  is.numeric(x) && !is.factor(x) && length(x) == 1 && !is.na(x) && is.finite(x) && x == trunc(x)
+}
+
 check_count <- function(x, arg = rlang::caller_arg(x), min = 1, max = Inf,
                         call = rlang::caller_env()) {
-  ok <- is.numeric(x) && !is.factor(x) && length(x) == 1 && !is.na(x) &&
-    is.finite(x) && x == trunc(x) && x >= min && x <= max
+  ok <- is_whole_number(x) && x >= min && x <= max
   if (!ok) {
     range <- if (is.infinite(max)) {
       sprintf(">= %s", format(min, big.mark = ","))
     } else {
       sprintf("between %s and %s", format(min, big.mark = ","), format(max, big.mark = ","))
     }
-    abort_bs(
-      c("{.arg {arg}} must be a single whole number {range}.",
-        "x" = "It is {describe(x)}."),
-      "bad_count", call = call
-    )
+    ensure(FALSE, x, "{.arg {arg}} must be a single whole number {range}.", "bad_count", call)
   }
   as.double(x)
 }
 
 check_seed <- function(seed, call = rlang::caller_env()) {
   if (is.null(seed)) return(draw_seed())
-  ok <- is.numeric(seed) && !is.factor(seed) && length(seed) == 1 &&
-    !is.na(seed) && is.finite(seed) && seed == trunc(seed) && abs(seed) <= 2^53
-  if (!ok) {
-    abort_bs(
-      c("{.arg seed} must be NULL or a single whole number (|seed| <= 2^53).",
-        "x" = "It is {describe(seed)}."),
-      "bad_seed", call = call
-    )
-  }
+  ensure(is_whole_number(seed) && abs(seed) <= 2^53, seed,
+         "{.arg seed} must be NULL or a single whole number (|seed| <= 2^53).", "bad_seed", call)
   as.double(seed)
 }
 
@@ -100,57 +112,29 @@ classed_hint <- function(x) {
 }
 
 check_values <- function(x, arg = rlang::caller_arg(x), call = rlang::caller_env()) {
-  if (!is_plain_numeric_vector(x)) {
-    abort_bs(
-      c("{.arg {arg}} must be a numeric vector.", "x" = "It is {describe(x)}.", classed_hint(x)),
-      "bad_values", call = call
-    )
-  }
+  ensure(is_plain_numeric_vector(x), x, "{.arg {arg}} must be a numeric vector.", "bad_values",
+         call, found_it(x), classed_hint(x))
   if (length(x) < 1) {
     abort_bs("{.arg {arg}} must have at least one value.", "bad_values", call = call)
   }
   bad <- which(!is.finite(x))
-  if (length(bad)) {
-    abort_bs(
-      c("{.arg {arg}} must be finite (no NA, NaN or Inf).",
-        "x" = "Element {bad[1]} is {describe(x[bad[1]])}{if (length(bad) > 1) paste0(' (and ', length(bad) - 1, ' more)') else ''}."),
-      "bad_values", call = call
-    )
-  }
+  ensure(!length(bad), x, "{.arg {arg}} must be finite (no NA, NaN or Inf).", "bad_values",
+         call, found_element(x, bad))
   as.double(x)
 }
 
 check_weights <- function(w, n, arg = rlang::caller_arg(w), call = rlang::caller_env()) {
   if (is.null(w)) return(rep(1, n))
-  if (!is_plain_numeric_vector(w)) {
-    abort_bs(
-      c("{.arg {arg}} must be a numeric vector of non-negative weights.",
-        "x" = "It is {describe(w)}.", classed_hint(w)),
-      "bad_weights", call = call
-    )
-  }
-  if (length(w) != n) {
-    abort_bs(
-      c("{.arg {arg}} must have one weight per value ({n}).",
-        "x" = "It has {length(w)}."),
-      "bad_weights", call = call
-    )
-  }
+  ensure(is_plain_numeric_vector(w), w,
+         "{.arg {arg}} must be a numeric vector of non-negative weights.", "bad_weights",
+         call, found_it(w), classed_hint(w))
+  ensure(length(w) == n, w, "{.arg {arg}} must have one weight per value ({n}).",
+         "bad_weights", call, "It has {length(w)}.")
   bad <- which(!is.finite(w) | w < 0)
-  if (length(bad)) {
-    abort_bs(
-      c("{.arg {arg}} must be finite and non-negative.",
-        "x" = "Element {bad[1]} is {describe(w[bad[1]])}{if (length(bad) > 1) paste0(' (and ', length(bad) - 1, ' more)') else ''}."),
-      "bad_weights", call = call
-    )
-  }
-  if (!any(w > 0)) {
-    abort_bs(
-      c("{.arg {arg}} must have at least one positive weight.",
-        "x" = "All {n} weights are zero."),
-      "bad_weights", call = call
-    )
-  }
+  ensure(!length(bad), w, "{.arg {arg}} must be finite and non-negative.", "bad_weights",
+         call, found_element(w, bad))
+  ensure(any(w > 0), w, "{.arg {arg}} must have at least one positive weight.", "bad_weights",
+         call, "All {n} weights are zero.")
   if (n > .Machine$integer.max) {
     abort_bs("There can be at most {.Machine$integer.max} categories.", "bad_weights",
              call = call)
@@ -159,62 +143,32 @@ check_weights <- function(w, n, arg = rlang::caller_arg(w), call = rlang::caller
 }
 
 check_conf_level <- function(x, call = rlang::caller_env()) {
-  ok <- is.numeric(x) && length(x) == 1 && !is.na(x) && x > 0 && x < 1
-  if (!ok) {
-    abort_bs(
-      c("{.arg conf_level} must be a single number strictly between 0 and 1.",
-        "x" = "It is {describe(x)}."),
-      "bad_conf_level", call = call
-    )
-  }
+  ensure(is.numeric(x) && length(x) == 1 && !is.na(x) && x > 0 && x < 1, x,
+         "{.arg conf_level} must be a single number strictly between 0 and 1.",
+         "bad_conf_level", call)
   as.double(x)
 }
 
 check_flag <- function(x, arg = rlang::caller_arg(x), call = rlang::caller_env()) {
-  if (!is.logical(x) || length(x) != 1 || is.na(x)) {
-    abort_bs(
-      c("{.arg {arg}} must be TRUE or FALSE.", "x" = "It is {describe(x)}."),
-      "bad_flag", call = call
-    )
-  }
-  x
+  ensure(is.logical(x) && length(x) == 1 && !is.na(x), x, "{.arg {arg}} must be TRUE or FALSE.",
+         "bad_flag", call)
 }
 
 check_string <- function(x, arg = rlang::caller_arg(x), call = rlang::caller_env()) {
-  if (!is.character(x) || length(x) != 1 || is.na(x) || !nzchar(x)) {
-    abort_bs(
-      c("{.arg {arg}} must be a single non-empty string.", "x" = "It is {describe(x)}."),
-      "bad_string", call = call
-    )
-  }
-  x
+  ensure(is.character(x) && length(x) == 1 && !is.na(x) && nzchar(x), x,
+         "{.arg {arg}} must be a single non-empty string.", "bad_string", call)
 }
 
 check_data_frame <- function(x, arg = rlang::caller_arg(x), call = rlang::caller_env()) {
-  if (!is.data.frame(x)) {
-    abort_bs(
-      c("{.arg {arg}} must be a data frame.", "x" = "It is {describe(x)}."),
-      "bad_data", call = call
-    )
-  }
-  x
+  ensure(is.data.frame(x), x, "{.arg {arg}} must be a data frame.", "bad_data", call)
 }
 
 check_columns <- function(data, cols, arg, call = rlang::caller_env()) {
-  if (!is.character(cols) || length(cols) < 1 || anyNA(cols)) {
-    abort_bs(
-      c("{.arg {arg}} must name at least one column.", "x" = "It is {describe(cols)}."),
-      "missing_column", call = call
-    )
-  }
+  ensure(is.character(cols) && length(cols) >= 1 && !anyNA(cols), cols,
+         "{.arg {arg}} must name at least one column.", "missing_column", call)
   missing <- setdiff(cols, names(data))
-  if (length(missing)) {
-    abort_bs(
-      c("{.arg {arg}} must name columns of the data.",
-        "x" = "Not found: {.val {missing}}."),
-      "missing_column", call = call
-    )
-  }
+  ensure(!length(missing), cols, "{.arg {arg}} must name columns of the data.",
+         "missing_column", call, "Not found: {.val {missing}}.")
   cols
 }
 
@@ -223,13 +177,9 @@ check_columns <- function(data, cols, arg, call = rlang::caller_env()) {
 check_group_columns <- function(data, cols, call = rlang::caller_env()) {
   for (col in cols) {
     k <- data[[col]]
-    if (!is.atomic(k) || is.raw(k) || !is.null(dim(k)) || is.data.frame(k)) {
-      abort_bs(
-        c("Grouping columns must be vectors (numbers, strings, logicals, factors or dates).",
-          "x" = "Column {.field {col}} is {describe(k)}."),
-        "bad_by", call = call
-      )
-    }
+    ensure(is.atomic(k) && !is.raw(k) && is.null(dim(k)) && !is.data.frame(k), k,
+           "Grouping columns must be vectors (numbers, strings, logicals, factors or dates).",
+           "bad_by", call, "Column {.field {col}} is {describe(k)}.")
   }
   cols
 }

@@ -111,10 +111,6 @@ scaling_benchmark <- function(fun, workers = seq_len(default_workers()), times =
   out
 }
 
-# Wall-clock seconds with sub-microsecond resolution (proc.time() has
-# milliseconds).
-now <- function() as.double(Sys.time())
-
 # The result of scaling_benchmark(): speedups against the first (smallest)
 # worker count, and the Amdahl fit of the speedups that are finite.
 new_scaling <- function(workers, seconds, max_abs_diff = NA_real_) {

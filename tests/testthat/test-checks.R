@@ -385,3 +385,10 @@ test_that("after bad inputs on the parallel path no child, fd or connection is l
   expect_identical(open_fds(), fds)
   expect_identical(nrow(showConnections(all = TRUE)), connections)
 })
+
+test_that("what was found is shown as it is, braces included", {
+  expect_error(bootstrap_means(1:3, seed = "{x}"), 'It is the string "{x}".', fixed = TRUE,
+               class = "bootscale_error_bad_seed")
+  expect_error(wsample(1:3, 2, prob = c("{", "}", "a")), 'It is a character vector of length 3.',
+               fixed = TRUE, class = "bootscale_error_bad_weights")
+})
