@@ -29,9 +29,12 @@
 #' attribute `seed`: passing it back as `seed` repeats the call exactly. An
 #' explicit `seed` (a whole number with `|seed| <= 2^53`) is used as it is.
 #'
-#' @param x Numeric values (finite).
-#' @param weights Non-negative finite weights, one per value, at least one
-#'   positive; `NULL` for equal weights.
+#' @param x Numeric values (finite). Plain numbers only: dates, date-times,
+#'   durations (`difftime`) and other classed vectors are refused, as their
+#'   mean depends on an origin or unit; convert them with [as.numeric()]
+#'   first (`I()` is accepted).
+#' @param weights Non-negative finite weights (plain numbers, as `x`), one
+#'   per value, at least one positive; `NULL` for equal weights.
 #' @param n_means Number of bootstrap replicates, a whole number >= 1.
 #' @param sample_size Values drawn per replicate, a whole number from 1 to
 #'   4.5e15 (the engine's limit; the chapter uses 100).
@@ -85,7 +88,8 @@ means_engine <- function(values, weights, n_means, sample_size, workers, seed,
 #' @param .data A data frame or tibble; a `dplyr::group_by()` result is
 #'   grouped by its grouping columns.
 #' @param value The column (or an expression of columns) to average,
-#'   evaluated in `.data` with tidy evaluation.
+#'   evaluated in `.data` with tidy evaluation: plain numbers, as `x` of
+#'   [bootstrap_means()].
 #' @param weight The column (or expression) of non-negative weights, or
 #'   `NULL` for equal weights.
 #' @param .by Grouping columns, like dplyr 1.1's `.by`: a bare name, `c()` of
