@@ -1,5 +1,6 @@
 # bootscale: set-up, demo, tests, check and benchmarks.
-#   make demo             install what is missing, then run the chapter's pipeline
+#   make install          install what is missing, build the package (vignettes included), install it
+#   make demo             make install, then run the chapter's pipeline
 #   make demo DATA=path   ... on a histogram file of your own
 #   make check            install what is missing, R CMD build + R CMD check
 #   make check-cran       the same with --as-cran (network checks off)
@@ -23,14 +24,29 @@ DATA ?=
 FUZZ_SECONDS ?= 60
 SOAK_LIB ?= /tmp/lib-soak
 
+# make install builds the source package (which renders the vignettes) and
+# installs that, so that vignette("bootscale") is found; R CMD INSTALL . on
+# the directory would install no vignettes. The tarball is rebuilt only when
+# a file it is made from changes.
+VERSION := $(shell sed -n 's/^Version: *//p' DESCRIPTION)
+TARBALL := build/bootscale_$(VERSION).tar.gz
+PKG_FILES := DESCRIPTION NAMESPACE $(shell find R man src vignettes inst -type f \
+  ! -name '*.o' ! -name '*.so' ! -name '*.html' 2>/dev/null)
+# LIB=dir installs into that library instead of R's default one.
+LIB ?=
+
 .PHONY: setup install demo test check check-cran bench bench-exact docs clean ctest fuzz valgrind soak \
         lint coverage site
 
 setup:
 	bash tools/setup.sh
 
-install: setup
-	$(R) CMD INSTALL --preclean --no-multiarch .
+$(TARBALL): $(PKG_FILES)
+	mkdir -p build
+	cd build && $(R) CMD build --no-manual ..
+
+install: setup $(TARBALL)
+	$(R) CMD INSTALL --no-multiarch $(if $(LIB),--library=$(LIB)) $(TARBALL)
 
 demo: install
 	$(RSCRIPT) tools/demo.R $(DATA)
@@ -54,7 +70,7 @@ docs:
 	$(RSCRIPT) -e 'roxygen2::roxygenise()'
 
 clean:
-	rm -rf check valgrind bootscale.Rcheck bootscale_*.tar.gz src/*.o src/*.so coverage docs site-check
+	rm -rf build check valgrind bootscale.Rcheck bootscale_*.tar.gz src/*.o src/*.so coverage docs site-check
 
 ctest:
 	$(MAKE) -C tests/ctest run

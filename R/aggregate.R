@@ -27,7 +27,7 @@
 aggregate_filesizes <- function(data, by = c("Year", "BytesLog2"),
                                 targets = c("Files", "SpaceUsage"), fn = sum) {
   check_data_frame(data)
-  by <- unique(check_columns(data, by, "by"))
+  by <- check_group_columns(data, unique(check_columns(data, by, "by")))
   targets <- unique(check_columns(data, targets, "targets"))
   both <- intersect(by, targets)
   if (length(both)) {

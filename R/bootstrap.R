@@ -18,13 +18,23 @@
 #' block of 1024 replicates: its state is filled by SplitMix64 from a key
 #' hashed from (`seed`, group, block). A block's numbers therefore never
 #' depend on which worker computes it, so the same `seed` gives bit-identical
-#' results for any `workers`. With `seed = NULL` one seed is drawn from R's
-#' RNG, so [set.seed()] reproduces the call and `.Random.seed` advances the
-#' same way whatever `workers` is.
+#' results for any `workers`.
 #'
-#' @param x Numeric values (finite).
-#' @param weights Non-negative finite weights, one per value, at least one
-#'   positive; `NULL` for equal weights.
+#' With `seed = NULL` the seed is drawn from R's RNG: two [sample.int()]
+#' draws (26 and 27 bits) make one whole number uniform on 0 to 2^53 - 1, so
+#' [set.seed()] reproduces the call, `.Random.seed` advances by the same two
+#' draws whatever `workers` is, and a simulation study of a million calls
+#' gives two of them the same seed with probability about 6e-5 (with one
+#' 31-bit draw it would be near certain). The seed used is returned as the
+#' attribute `seed`: passing it back as `seed` repeats the call exactly. An
+#' explicit `seed` (a whole number with `|seed| <= 2^53`) is used as it is.
+#'
+#' @param x Numeric values (finite). Plain numbers only: dates, date-times,
+#'   durations (`difftime`) and other classed vectors are refused, as their
+#'   mean depends on an origin or unit; convert them with [as.numeric()]
+#'   first (`I()` is accepted).
+#' @param weights Non-negative finite weights (plain numbers, as `x`), one
+#'   per value, at least one positive; `NULL` for equal weights.
 #' @param n_means Number of bootstrap replicates, a whole number >= 1.
 #' @param sample_size Values drawn per replicate, a whole number from 1 to
 #'   4.5e15 (the engine's limit; the chapter uses 100).
@@ -36,7 +46,8 @@
 #'   session's resident memory, so two workers pay from about 15 million
 #'   draws in a 70 MB session and 30 million at 200 MB); where fork is
 #'   missing or unsafe the work runs serially with a one-time message.
-#' @param seed `NULL` or a whole number; see Random numbers.
+#' @param seed `NULL` (draw one from R's RNG) or a whole number with
+#'   `|seed| <= 2^53`; see the section "Random numbers and determinism".
 #' @param method `"resample"` (the default) draws `sample_size` values per
 #'   replicate, for any data. `"exact"` is for values on a lattice (whole
 #'   numbers, or `a + h * k` with `lattice = h`): it computes the exact
@@ -102,7 +113,8 @@ means_engine <- function(values, weights, n_means, sample_size, workers, seed,
 #' @param .data A data frame or tibble; a `dplyr::group_by()` result is
 #'   grouped by its grouping columns.
 #' @param value The column (or an expression of columns) to average,
-#'   evaluated in `.data` with tidy evaluation.
+#'   evaluated in `.data` with tidy evaluation: plain numbers, as `x` of
+#'   [bootstrap_means()].
 #' @param weight The column (or expression) of non-negative weights, or
 #'   `NULL` for equal weights.
 #' @param .by Grouping columns, like dplyr 1.1's `.by`: a bare name, `c()` of
@@ -133,12 +145,31 @@ means_engine <- function(values, weights, n_means, sample_size, workers, seed,
 #' `n_means`: a few milliseconds for the chapter's eleven years.
 #'
 #' @return A tibble with one row per group (sorted by the group columns)
-#'   holding the group columns, `estimate` (the mean of the bootstrap means),
-#'   `std.error` (their standard deviation), `conf.low` and `conf.high` (the
-#'   percentile interval), `n_means`, and `samples` when `keep_samples =
-#'   TRUE`; with `method = "exact"`, the same columns computed exactly (see
-#'   Exact method). Attributes `seed` and `rng` record the random numbers
-#'   used, `method` the method.
+#'   holding the group columns and
+#'   * `estimate`: the mean of the bootstrap means;
+#'   * `std.error`: their standard deviation, the spread of a mean of
+#'     `sample_size` draws. It follows `sample_size` (about `sigma /
+#'     sqrt(sample_size)`) and barely moves with `n_means`;
+#'   * `mc.error`: the Monte Carlo standard error of `estimate`, `std.error /
+#'     sqrt(n_means)`: how precisely `estimate` is known, which shrinks as
+#'     `n_means` grows;
+#'   * `conf.low`, `conf.high`: the percentile interval of the bootstrap
+#'     means at `conf_level`;
+#'   * `n_means`;
+#'   * `samples` (a list-column of the bootstrap means) when `keep_samples =
+#'     TRUE`.
+#'
+#'   With a single replicate (`n_means = 1`) `std.error` and `mc.error` are
+#'   `NA`. Grouping columns named like one of these columns are an error of
+#'   class `bootscale_error_bad_by` (rename them first), as are grouping
+#'   columns that are lists, data frames or matrices. Attributes `seed` and
+#'   `rng` record the random numbers used, `method` the method.
+#'
+#'   With `method = "exact"` the same columns are computed exactly (see
+#'   [exact_distribution()]): `mc.error` is 0, and `n_means` counts the
+#'   replicates drawn from the exact distribution (0 unless `keep_samples =
+#'   TRUE`).
+#' @inheritSection bootstrap_means Random numbers and determinism
 #' @seealso [filesize_pipeline()] for the chapter's pipeline end to end.
 #' @export
 #' @examples
@@ -169,6 +200,7 @@ bootstrap_mean <- function(.data, value, weight = NULL, .by = NULL, n_means = 10
   keep_samples <- check_flag(keep_samples)
   method <- check_method(method)
   lattice <- check_lattice(lattice, method)
+  check_group_names(by, result_columns(keep_samples))
   workers <- check_workers(workers)
 
   x <- eval_column(.data, value_quo, "value")
@@ -224,20 +256,43 @@ bootstrap_mean <- function(.data, value, weight = NULL, .by = NULL, n_means = 10
   stats <- done$stats
   res <- done$samples
   stats[2, is.nan(stats[2, ])] <- NA_real_ # one replicate has no spread
-  out <- keys
-  out$estimate <- stats[1, ]
-  out$std.error <- stats[2, ]
-  out$conf.low <- stats[3, ]
-  out$conf.high <- stats[4, ]
-  out$n_means <- rep(as.integer(n_means), n_groups)
+  out <- c(keys, list(
+    estimate = stats[1, ],
+    std.error = stats[2, ],
+    mc.error = stats[2, ] / sqrt(n_means),
+    conf.low = stats[3, ],
+    conf.high = stats[4, ],
+    n_means = rep(as.integer(n_means), n_groups)
+  ))
   if (keep_samples) {
     out$samples <- lapply(seq_len(n_groups), function(j) res[seq_len(n_means) + (j - 1) * n_means])
   }
-  out <- tibble::new_tibble(out, class = "bootscale_bootstrap")
+  out <- tibble::new_tibble(out, nrow = n_groups, class = "bootscale_bootstrap")
   attr(out, "seed") <- seed
   attr(out, "rng") <- rng_name
   attr(out, "method") <- "resample"
   out
+}
+
+# The columns bootstrap_mean() adds after the group columns.
+result_columns <- function(keep_samples = FALSE) {
+  c("estimate", "std.error", "mc.error", "conf.low", "conf.high", "n_means",
+    if (keep_samples) "samples")
+}
+
+# A group column named like a result column would be overwritten: refused,
+# as dplyr's group_modify() refuses results that hold a grouping column.
+check_group_names <- function(by, columns, call = rlang::caller_env()) {
+  clash <- intersect(by, columns)
+  if (length(clash)) {
+    abort_bs(
+      c("Grouping columns must not be named like the result's columns ({.field {columns}}).",
+        "x" = "{.field {clash}} {?is a grouping column/are grouping columns}.",
+        "i" = "Rename {.field {clash}} first, for example with {.fn dplyr::rename}."),
+      "bad_by", call = call
+    )
+  }
+  invisible(by)
 }
 
 format_key <- function(keys, i) {
@@ -267,7 +322,7 @@ resolve_by <- function(data, by_quo, call = rlang::caller_env()) {
   } else {
     character()
   }
-  if (rlang::quo_is_null(by_quo)) return(group_vars)
+  if (rlang::quo_is_null(by_quo)) return(check_group_columns(data, group_vars, call = call))
   if (length(group_vars)) {
     abort_bs("Give {.arg .by} or group the data with {.fn dplyr::group_by}, not both.",
              "bad_by", call = call)
@@ -284,5 +339,6 @@ resolve_by <- function(data, by_quo, call = rlang::caller_env()) {
     abort_bs(c("{.arg .by} must name at least one column of {.arg .data}.",
                "x" = "It is {describe(by)}."), "missing_column", call = call)
   }
-  check_columns(data, unique(by), ".by", call = call)
+  by <- check_columns(data, unique(by), ".by", call = call)
+  check_group_columns(data, by, call = call)
 }

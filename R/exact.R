@@ -259,19 +259,22 @@ exact_mean_groups <- function(keys, values, weights, rows, n_means, sample_size,
   stats <- vapply(seq_len(n_groups), function(j) {
     exact_summary(lats[[j]], dists[[j]], sample_size, probs)
   }, numeric(4))
-  out <- keys
-  out$estimate <- stats[1, ]
-  out$std.error <- stats[2, ]
-  out$conf.low <- stats[3, ]
-  out$conf.high <- stats[4, ]
-  # the replicates drawn: none unless asked for
-  out$n_means <- rep(if (keep_samples) as.integer(n_means) else 0L, n_groups)
+  # no Monte Carlo error; n_means counts the replicates drawn (none unless
+  # asked for)
+  out <- c(keys, list(
+    estimate = stats[1, ],
+    std.error = stats[2, ],
+    mc.error = rep(0, n_groups),
+    conf.low = stats[3, ],
+    conf.high = stats[4, ],
+    n_means = rep(if (keep_samples) as.integer(n_means) else 0L, n_groups)
+  ))
   if (keep_samples) {
     res <- means_engine(lapply(dists, `[[`, "value"), lapply(dists, `[[`, "prob"), n_means, 1,
                         workers, seed, call = call)
     out$samples <- lapply(seq_len(n_groups), function(j) res[seq_len(n_means) + (j - 1) * n_means])
   }
-  out <- tibble::new_tibble(out, class = "bootscale_bootstrap")
+  out <- tibble::new_tibble(out, nrow = n_groups, class = "bootscale_bootstrap")
   attr(out, "seed") <- seed
   attr(out, "rng") <- rng_name
   attr(out, "method") <- "exact"

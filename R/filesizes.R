@@ -13,7 +13,15 @@
 #' path <- filesizes_example()
 #' readLines(path, n = 3)
 filesizes_example <- function() {
-  system.file("extdata", "filesizes_example.txt", package = "bootscale", mustWork = TRUE)
+  path <- system.file("extdata", "filesizes_example.txt", package = "bootscale")
+  if (!nzchar(path)) {
+    abort_bs(
+      c("The example file must be installed with bootscale.",
+        "x" = "{.file extdata/filesizes_example.txt} is missing from {.file {system.file(package = 'bootscale')}}: reinstall the package."),
+      "file_not_found"
+    )
+  }
+  path
 }
 
 #' Read a file-size histogram
@@ -23,7 +31,11 @@ filesizes_example <- function() {
 #' rounded down to a power of two, 0 for empty files), `MonthsTo2021` (whole
 #' months between the last modification and the start of 2021) and `Files`
 #' (the number of files in that cell). Plain or gzip-compressed files are
-#' read alike.
+#' read alike. Blank lines are skipped (errors still give the line's number
+#' in the file), a UTF-8 byte-order mark is skipped, and a file with a NUL
+#' byte (a binary or damaged file, or UTF-16 text) is refused. A file without
+#' rows (empty, or only blank lines) is an empty histogram: a tibble with no
+#' rows, as [write_filesizes()] writes for a data frame without rows.
 #'
 #' As in the chapter, empty files (`Bytes == 0`) are dropped, the month of a
 #' cell is `TotalMonths = 2021 * 12 - MonthsTo2021 - 1` (so `Year =
@@ -65,38 +77,59 @@ read_filesizes <- function(path) {
 # Parses the three columns and checks them; returns a list of doubles.
 # count.fields() and scan() do the work in C (and read gzip, bzip2 and xz
 # through file()); the slow per-line diagnosis runs only on the error path.
+# Lines are numbered as in the file: blank lines count, and are skipped.
 read_histogram <- function(path, call = rlang::caller_env()) {
-  n_fields <- utils::count.fields(path, blank.lines.skip = TRUE, comment.char = "", quote = "")
-  if (!length(n_fields)) {
+  bom <- leading_bytes(path, 3, call)
+  if (length(bom) >= 2 && (identical(bom[1:2], as.raw(c(0xff, 0xfe))) ||
+                           identical(bom[1:2], as.raw(c(0xfe, 0xff))))) {
     abort_bs(
-      c("The histogram file must have at least one line.", "x" = "{.file {path}} is empty."),
+      c("A histogram file must be plain text (ASCII or UTF-8).",
+        "x" = "{.file {path}} starts with a UTF-16 byte-order mark.",
+        "i" = "Save it as UTF-8 or ASCII."),
       "bad_format", call = call
     )
   }
-  if (any(n_fields != 3L)) {
-    lines <- readLines(path, warn = FALSE)
-    lines <- lines[nzchar(trimws(lines))]
-    bad <- which(n_fields != 3L)[1]
+  # A UTF-8 byte-order mark (as some Windows editors write) is skipped.
+  utf8_bom <- identical(bom, as.raw(c(0xef, 0xbb, 0xbf)))
+  # The readers get a connection they do not close: each call gets its own.
+  with_source <- function(read) {
+    if (!utf8_bom) return(read(path))
+    con <- file(path, encoding = "UTF-8-BOM")
+    on.exit(close(con))
+    read(con)
+  }
+  read_lines <- function() with_source(function(s) readLines(s, warn = FALSE))
+
+  n_fields <- read_quietly(path, call, with_source(function(s) {
+    utils::count.fields(s, blank.lines.skip = FALSE, comment.char = "", quote = "")
+  }))
+  data_lines <- which(n_fields > 0L)
+  if (!length(data_lines)) {
+    # An empty file is an empty histogram: what write_filesizes() writes for
+    # zero rows.
+    return(list(Bytes = numeric(), MonthsTo2021 = numeric(), Files = numeric()))
+  }
+  bad <- which(n_fields != 3L & n_fields > 0L)
+  if (length(bad)) {
+    line <- read_lines()[bad[1]]
     abort_bs(
       c("Each line of a histogram file must have 3 columns: Bytes, MonthsTo2021, Files.",
-        "x" = "Line {bad} has {n_fields[bad]}: {.val {trimws(lines[bad])}}."),
+        "x" = "Line {bad[1]} has {n_fields[bad[1]]}: {.val {trimws(line)}}."),
       "bad_format", call = call
     )
   }
-  cols <- tryCatch(
-    scan(path, what = list(Bytes = 0, MonthsTo2021 = 0, Files = 0), quiet = TRUE,
-         comment.char = "", quote = ""),
-    error = function(e) NULL
-  )
+  cols <- read_quietly(path, call, with_source(function(s) {
+    scan(s, what = list(Bytes = 0, MonthsTo2021 = 0, Files = 0), quiet = TRUE,
+         comment.char = "", quote = "")
+  }), on_error = NULL)
   if (is.null(cols) || anyNA(unlist(cols, use.names = FALSE))) {
-    lines <- trimws(readLines(path, warn = FALSE))
-    lines <- lines[nzchar(lines)]
-    tokens <- unlist(strsplit(lines, "[[:space:]]+"), use.names = FALSE)
+    lines <- read_lines()[data_lines]
+    tokens <- unlist(strsplit(trimws(lines), "[[:space:]]+"), use.names = FALSE)
     num <- suppressWarnings(as.numeric(tokens))
     bad <- which(is.na(num))[1]
     abort_bs(
       c("All values of a histogram file must be numbers.",
-        "x" = "Line {(bad - 1) %/% 3 + 1} has {.val {tokens[bad]}}."),
+        "x" = "Line {data_lines[(bad - 1) %/% 3 + 1]} has {.val {tokens[bad]}}."),
       "bad_format", call = call
     )
   }
@@ -105,19 +138,89 @@ read_histogram <- function(path, call = rlang::caller_env()) {
     bad <- which(!is.finite(v) | v != trunc(v))
     if (length(bad)) {
       abort_bs(
-        c("Column {nm} must hold whole numbers.", "x" = "Line {bad[1]} has {.val {v[bad[1]]}}."),
+        c("Column {nm} must hold whole numbers.",
+          "x" = "Line {data_lines[bad[1]]} has {.val {v[bad[1]]}}."),
         "bad_format", call = call
       )
     }
     if (nm != "MonthsTo2021" && any(v < 0)) {
       bad <- which(v < 0)[1]
       abort_bs(
-        c("Column {nm} must be non-negative.", "x" = "Line {bad} has {.val {v[bad]}}."),
+        c("Column {nm} must be non-negative.", "x" = "Line {data_lines[bad]} has {.val {v[bad]}}."),
         "bad_format", call = call
       )
     }
   }
   cols
+}
+
+# Runs a reader of `path`. R's readers skip NUL bytes with a warning (and
+# read "1<NUL> 0" as 1) or stop with a misleading message about quotes, so any
+# warning or error first looks for a NUL byte, which makes the file refused.
+# Other warnings pass on; another error gives `on_error` when it is given
+# (the caller diagnoses it), else a classed error.
+read_quietly <- function(path, call, expr, on_error) {
+  warnings <- list()
+  res <- tryCatch(
+    withCallingHandlers(expr, warning = function(w) {
+      warnings[[length(warnings) + 1]] <<- w
+      invokeRestart("muffleWarning")
+    }),
+    error = function(e) e
+  )
+  if (length(warnings) || inherits(res, "error")) {
+    line <- nul_line(path, call)
+    if (!is.na(line)) {
+      abort_bs(
+        c("A histogram file must be plain text (ASCII or UTF-8).",
+          "x" = "Line {line} of {.file {path}} has a NUL byte: a binary or damaged file?"),
+        "bad_format", call = call
+      )
+    }
+  }
+  for (w in warnings) warning(w)
+  if (inherits(res, "error")) {
+    if (!missing(on_error)) return(on_error)
+    abort_unreadable(path, res, call)
+  }
+  res
+}
+
+abort_unreadable <- function(path, cnd, call) {
+  abort_bs(
+    c("A histogram file must be readable: plain text, or compressed by gzip, bzip2 or xz.",
+      "x" = "Reading {.file {path}} failed: {conditionMessage(cnd)}."),
+    "bad_format", call = call
+  )
+}
+
+# Reads the raw bytes of a file (decompressed when it is compressed); a
+# damaged compressed file is a classed error, not R's "error reading from
+# the connection".
+read_raw <- function(path, call, read) {
+  con <- gzfile(path, "rb")
+  on.exit(close(con))
+  tryCatch(read(con), error = function(e) abort_unreadable(path, e, call),
+           warning = function(w) abort_unreadable(path, w, call))
+}
+
+# The first bytes of a file.
+leading_bytes <- function(path, n, call) {
+  read_raw(path, call, function(con) readBin(con, "raw", n))
+}
+
+# The line of the first NUL byte of a file, or NA.
+nul_line <- function(path, call) {
+  read_raw(path, call, function(con) {
+    newlines <- 0
+    repeat {
+      chunk <- readBin(con, "raw", 2^20)
+      if (!length(chunk)) return(NA_real_)
+      nul <- match(as.raw(0), chunk)
+      if (!is.na(nul)) return(newlines + sum(chunk[seq_len(nul - 1)] == as.raw(10)) + 1)
+      newlines <- newlines + sum(chunk == as.raw(10))
+    }
+  })
 }
 
 as_compact_integer <- function(x) {
@@ -233,6 +336,8 @@ simulate_filesizes <- function(first_year = 1997, last_year = 2020, max_log2 = 4
 #' Writes the three raw columns `Bytes`, `MonthsTo2021` and `Files` as
 #' whitespace-separated integers without a header, the format
 #' [read_filesizes()] reads. A path ending in `.gz` is gzip-compressed.
+#' A data frame without rows gives an empty file, which [read_filesizes()]
+#' reads as a histogram without rows.
 #'
 #' @param data A data frame with columns `Bytes`, `MonthsTo2021`, `Files`,
 #'   as made by [simulate_filesizes()].

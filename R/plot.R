@@ -54,7 +54,7 @@ autoplot.bootscale_bootstrap <- function(object, bins = 30, ...) {
     )
   }
   est <- est[[1]]
-  stats_cols <- c(est, "std.error", "conf.low", "conf.high", "n_means", "samples")
+  stats_cols <- union(est, result_columns(keep_samples = TRUE))
   group_cols <- setdiff(names(object), stats_cols)
   labels <- group_labels(object, group_cols)
   summ <- data.frame(

@@ -43,9 +43,16 @@
 #' @return A tibble of class `bootscale_scaling`, one row per worker count,
 #'   with columns `workers`, `seconds` (median elapsed time), `speedup`,
 #'   `efficiency` and `max_abs_diff`. Attributes: `"amdahl"` (the one-row
-#'   tibble from [amdahl_fit()]) and `"reference"` (the reference worker
-#'   count). It prints with the Amdahl fit, and has an
+#'   tibble from [amdahl_fit()]), `"reference"` (the reference worker
+#'   count) and `"cores"` (the available cores,
+#'   [parallelly::availableCores()]). It prints with the Amdahl fit and
+#'   names the worker counts above the available cores, and has an
 #'   [autoplot()][ggplot2::autoplot] method.
+#'
+#'   Worker counts above the available cores are allowed: that is how
+#'   oversubscription is measured. bootscale's warning about them
+#'   (`bootscale_warning_oversubscribed`) is therefore not raised by the
+#'   calls of `fun` here; other warnings pass.
 #' @seealso [amdahl_fit()], [blas_scaling()] for BLAS threads.
 #' @export
 #' @examples
@@ -73,7 +80,15 @@ scaling_benchmark <- function(fun, workers = seq_len(default_workers()), times =
   times <- check_count(times, max = 1e6)
   reference <- workers[[1]]
 
-  fun(reference)
+  # A benchmark oversubscribes on purpose when it asks for more workers than
+  # cores: bootscale's warning about that, once per call, is muffled here,
+  # and the result says which counts exceeded the cores instead.
+  quietly <- function(expr) {
+    withCallingHandlers(expr, bootscale_warning_oversubscribed = function(w) {
+      invokeRestart("muffleWarning")
+    })
+  }
+  quietly(fun(reference))
   n <- length(workers)
   seconds <- numeric(n)
   diffs <- numeric(n)
@@ -82,7 +97,7 @@ scaling_benchmark <- function(fun, workers = seq_len(default_workers()), times =
     elapsed <- numeric(times)
     for (k in seq_len(times)) {
       t0 <- now()
-      res <- fun(workers[[i]])
+      res <- quietly(fun(workers[[i]]))
       elapsed[[k]] <- now() - t0
       if (k == 1) first <- res
     }
@@ -91,12 +106,10 @@ scaling_benchmark <- function(fun, workers = seq_len(default_workers()), times =
     diffs[[i]] <- max_abs_diff(first, ref_result)
     first <- res <- NULL
   }
-  new_scaling(workers, seconds, diffs)
+  out <- new_scaling(workers, seconds, diffs)
+  attr(out, "cores") <- parallelly::availableCores(omit = 0L)
+  out
 }
-
-# Wall-clock seconds with sub-microsecond resolution (proc.time() has
-# milliseconds).
-now <- function() as.double(Sys.time())
 
 # The result of scaling_benchmark(): speedups against the first (smallest)
 # worker count, and the Amdahl fit of the speedups that are finite.
@@ -245,5 +258,12 @@ format_amdahl <- function(fit) {
 print.bootscale_scaling <- function(x, ...) {
   NextMethod()
   cat(format_amdahl(attr(x, "amdahl")), "\n", sep = "")
+  cores <- attr(x, "cores")
+  over <- if (is.numeric(cores)) x$workers[x$workers > cores] else integer()
+  if (length(over)) {
+    cat(cli::format_inline(
+      "Above the {cores} available core{?s}: the times of {over} workers include competing for the CPU."
+    ), "\n", sep = "")
+  }
   invisible(x)
 }

@@ -43,10 +43,11 @@ t_exact <- numeric()
 for (i in 1:5) {
   t_exact <- c(t_exact, system.time(ex <- filesize_pipeline(path, method = "exact"))[["elapsed"]])
 }
-mc <- res$std.error / sqrt(res$n_means)
+mc <- res$mc.error
 side <- tibble::tibble(
   Year = res$Year,
-  Mean_resampled = res$Mean, Mean_exact = ex$Mean, z_Mean = (res$Mean - ex$Mean) / mc,
+  estimate_resampled = res$estimate, estimate_exact = ex$estimate,
+  z_estimate = (res$estimate - ex$estimate) / mc,
   se_resampled = res$std.error, se_exact = ex$std.error,
   low_resampled = res$conf.low, low_exact = ex$conf.low, z_low = (res$conf.low - ex$conf.low) / mc,
   high_resampled = res$conf.high, high_exact = ex$conf.high,
@@ -56,11 +57,11 @@ op <- options(width = 160)
 print(as.data.frame(side), digits = 4, row.names = FALSE)
 options(op)
 cat(sprintf(paste0("resampled - exact, in Monte Carlo standard errors (std.error / sqrt(%s)):\n",
-                   "  Mean: largest |z| %.2f, root mean square %.2f (about 1 expected)\n",
+                   "  estimate: largest |z| %.2f, root mean square %.2f (about 1 expected)\n",
                    "  conf.low / conf.high: largest |z| %.2f / %.2f (the interval ends move on a grid of\n",
                    "  step 1/100, %.1f of these units, so they differ by whole steps or not at all)\n"),
             format(n_means, big.mark = " ", scientific = FALSE),
-            max(abs(side$z_Mean)), sqrt(mean(side$z_Mean^2)),
+            max(abs(side$z_estimate)), sqrt(mean(side$z_estimate^2)),
             max(abs(side$z_low)), max(abs(side$z_high)), 0.01 / mean(mc)))
 cat(sprintf("exact pipeline, reading included (median of 5): %.4f s for %d groups; resampling: %.3f s on %d workers\n",
             median(t_exact), nrow(ex), t_par, cores))

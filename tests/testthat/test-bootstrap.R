@@ -80,7 +80,7 @@ test_that("bootstrap_mean gives one row per group with the documented columns", 
   d <- data.frame(g = rep(c("b", "a"), each = 6), v = c(1:6, 11:16), w = rep(1:3, 4))
   res <- bootstrap_mean(d, v, w, .by = g, n_means = 4000, seed = 1)
   expect_s3_class(res, "tbl_df")
-  expect_named(res, c("g", "estimate", "std.error", "conf.low", "conf.high", "n_means"))
+  expect_named(res, c("g", "estimate", "std.error", "mc.error", "conf.low", "conf.high", "n_means"))
   expect_identical(res$g, c("a", "b"))
   expect_identical(res$n_means, c(4000L, 4000L))
   wm <- c(sum(11:16 * rep(1:3, 2)) / 12, sum(1:6 * rep(1:3, 2)) / 12)
@@ -97,7 +97,7 @@ test_that(".by takes names, c() of names, strings; grouped data frames work", {
   expect_equal(nrow(r1), 4)
   r0 <- bootstrap_mean(d, v, n_means = 100, seed = 1)
   expect_equal(nrow(r0), 1)
-  expect_named(r0, c("estimate", "std.error", "conf.low", "conf.high", "n_means"))
+  expect_named(r0, c("estimate", "std.error", "mc.error", "conf.low", "conf.high", "n_means"))
   skip_if_not_installed("dplyr")
   g <- dplyr::group_by(d, a, b)
   expect_identical(bootstrap_mean(g, v, n_means = 100, seed = 1)[names(r1)], r1)
@@ -164,10 +164,10 @@ test_that("the real data's yearly means agree with the exact weighted means", {
     tapply(yearly$Files, yearly$Year, sum)
   expect_equal(res$Year, 2010:2020)
   # the estimate averages n_means means: its own standard error is sd / sqrt(n)
-  z <- (res$Mean - as.numeric(exact)) / (res$std.error / sqrt(res$n_means))
+  z <- (res$estimate - as.numeric(exact)) / res$mc.error
   expect_lt(max(abs(z)), 4)
   # and the chapter's published table (2010: 12.98, 2012: 10.67, ...)
-  expect_lt(max(abs(res$Mean - c(12.98, 14.04, 10.67, 13.41, 14.04, 11.75, 13.54, 11.98, 13.28, 13.70, 13.23))), 0.02)
+  expect_lt(max(abs(res$estimate - c(12.98, 14.04, 10.67, 13.41, 14.04, 11.75, 13.54, 11.98, 13.28, 13.70, 13.23))), 0.02)
 })
 
 test_that("the C summary matches mean(), sd() and quantile() type 7", {
@@ -202,5 +202,137 @@ test_that("the C summary matches mean(), sd() and quantile() type 7", {
 test_that("one replicate gives NA standard errors", {
   res <- bootstrap_mean(data.frame(v = 1:5), v, n_means = 1, seed = 1)
   expect_true(is.na(res$std.error))
+  expect_true(is.na(res$mc.error))
   expect_equal(res$conf.low, res$estimate)
+})
+
+test_that("mc.error is the Monte Carlo error of estimate, std.error the spread of one mean", {
+  d <- data.frame(g = rep(1:2, each = 4), v = c(1, 2, 4, 8, 0, 0, 1, 10), w = c(1, 2, 3, 4, 4, 3, 2, 1))
+  res <- bootstrap_mean(d, v, w, .by = g, n_means = 1000, seed = 1)
+  expect_identical(res$mc.error, res$std.error / sqrt(1000))
+  expect_identical(match("mc.error", names(res)), match("std.error", names(res)) + 1L)
+  expect_type(res$mc.error, "double")
+  # Repeated estimates scatter by mc.error: 300 seeds, relative sd of the
+  # ratio about 1 / sqrt(600), so 4 sd is 0.16.
+  est <- vapply(1:300, function(s) {
+    bootstrap_mean(d[d$g == 1, ], v, w, n_means = 200, sample_size = 10, seed = s)$estimate
+  }, numeric(1))
+  one <- bootstrap_mean(d[d$g == 1, ], v, w, n_means = 200, sample_size = 10, seed = 1)
+  expect_lt(abs(stats::sd(est) / one$mc.error - 1), 0.16)
+  # std.error follows sample_size (sigma / sqrt(sample_size)), not n_means;
+  # mc.error shrinks with n_means.
+  p <- d$w[1:4] / sum(d$w[1:4])
+  sigma <- sqrt(sum(p * (d$v[1:4] - sum(p * d$v[1:4]))^2))
+  for (ss in c(1, 25)) {
+    small <- bootstrap_mean(d[1:4, ], v, w, n_means = 4000, sample_size = ss, seed = 2)
+    large <- bootstrap_mean(d[1:4, ], v, w, n_means = 64000, sample_size = ss, seed = 3)
+    expect_lt(abs(small$std.error / (sigma / sqrt(ss)) - 1), 0.05)
+    expect_lt(abs(large$std.error / small$std.error - 1), 0.05)
+    expect_equal(small$mc.error / large$mc.error, 4, tolerance = 0.05)
+  }
+})
+
+test_that("group columns named like result columns are refused, through .by and group_by()", {
+  for (keep in c(FALSE, TRUE)) {
+    for (nm in bootscale:::result_columns(keep)) {
+      d <- data.frame(x = c(1, 2, 3, 10, 20, 30), g = rep(c(7L, 9L), each = 3))
+      names(d)[2] <- nm
+      expect_error(bootstrap_mean(d, x, .by = !!nm, n_means = 50, keep_samples = keep, seed = 1),
+                   class = "bootscale_error_bad_by")
+      expect_error(bootstrap_mean(d, x, .by = !!nm, n_means = 50, keep_samples = keep, seed = 1),
+                   paste(nm, "is a grouping column"), fixed = TRUE)
+    }
+  }
+  # `samples` is a result column only when the samples are kept: otherwise
+  # the group values are returned intact.
+  d <- data.frame(x = c(1, 2, 3, 10, 20, 30), samples = rep(c(7L, 9L), each = 3))
+  res <- bootstrap_mean(d, x, .by = samples, n_means = 50, seed = 1)
+  expect_identical(res$samples, c(7L, 9L))
+  expect_snapshot(error = TRUE, {
+    bootstrap_mean(data.frame(x = 1:6, n_means = rep(c(7L, 9L), each = 3), estimate = 1),
+                   x, .by = c(n_means, estimate), n_means = 50, seed = 1)
+  })
+  skip_if_not_installed("dplyr")
+  for (nm in bootscale:::result_columns(keep_samples = TRUE)) {
+    d <- data.frame(x = c(1, 2, 3, 10, 20, 30), g = rep(c(7L, 9L), each = 3))
+    names(d)[2] <- nm
+    g <- dplyr::group_by(d, dplyr::across(dplyr::all_of(nm)))
+    expect_error(bootstrap_mean(g, x, n_means = 50, keep_samples = TRUE, seed = 1),
+                 class = "bootscale_error_bad_by")
+  }
+})
+
+test_that("grouping columns must be vectors: lists, data frames and matrices are refused", {
+  d <- data.frame(x = 1:4)
+  d$l <- I(list(1, 2, 1, 2))
+  d$m <- matrix(1:8, 4)
+  d$df <- data.frame(a = c(1, 2, 1, 2))
+  d$r <- as.raw(c(1, 2, 1, 2))  # raw bytes do not sort
+  for (col in c("l", "m", "df", "r")) {
+    expect_error(bootstrap_mean(d, x, .by = !!col, n_means = 5), class = "bootscale_error_bad_by")
+    expect_error(aggregate_filesizes(d, by = col, targets = "x"), class = "bootscale_error_bad_by")
+  }
+  # every atomic vector that sorts groups, complex numbers included
+  d$z <- complex(real = c(1, 2, 1, 2))
+  expect_identical(bootstrap_mean(d, x, .by = z, n_means = 5, seed = 1)$z, complex(real = 1:2))
+  # group_by() accepts a list-column; bootstrap_mean() refuses it the same way
+  skip_if_not_installed("dplyr")
+  t <- tibble::tibble(x = 1:4, l = list(1, 2, 1, 2))
+  expect_error(bootstrap_mean(dplyr::group_by(t, l), x, n_means = 5), class = "bootscale_error_bad_by")
+})
+
+test_that("seed = NULL draws 53 bits from R's RNG, and set.seed() reproduces the call", {
+  seeds <- vapply(1:200, function(i) attr(bootstrap_means(1:3, n_means = 1), "seed"), numeric(1))
+  expect_true(all(seeds == trunc(seeds) & seeds >= 0 & seeds < 2^53))
+  expect_false(anyDuplicated(seeds) > 0)
+  # 31 bits would put every seed below 2^31; 53 bits put about half of them
+  # at or above 2^52 (binomial(200, 1/2): 4 sd is 28).
+  expect_gt(max(seeds), 2^31)
+  expect_lt(abs(sum(seeds >= 2^52) - 100), 28)
+  # uniform in the low bits too
+  expect_lt(abs(sum(seeds %% 2 == 1) - 100), 28)
+
+  set.seed(11)
+  a <- bootstrap_mean(data.frame(v = 1:9), v, n_means = 300)
+  after <- .Random.seed
+  set.seed(11)
+  expect_identical(bootstrap_mean(data.frame(v = 1:9), v, n_means = 300), a)
+  # the seed used repeats the call
+  expect_identical(bootstrap_mean(data.frame(v = 1:9), v, n_means = 300, seed = attr(a, "seed")), a)
+  # .Random.seed advances by two draws of sample.int(), whatever the call
+  set.seed(11)
+  sample.int(2^26, 1)
+  sample.int(2^27, 1)
+  expect_identical(.Random.seed, after)
+  set.seed(11)
+  wsample(1:3, 5)
+  expect_identical(.Random.seed, after)
+})
+
+test_that("explicit seeds give the same bits as bootscale 0.1.0", {
+  # Values computed with bootscale 0.1.0 (main at ea561be).
+  expect_identical(as.numeric(bootstrap_means(1:10, n_means = 5, seed = 1)),
+                   c(0x1.73d70a3d70a3dp+2, 0x1.4333333333333p+2, 0x1.6c28f5c28f5c3p+2,
+                     0x1.347ae147ae148p+2, 0x1.747ae147ae148p+2))
+  expect_identical(as.numeric(bootstrap_means(c(0.5, 2, 7), c(1, 2, 3), n_means = 3,
+                                              sample_size = 7, seed = 2^53)),
+                   c(0x1.9b6db6db6db6ep+1, 0x1.56db6db6db6dbp+2, 0x1.56db6db6db6dbp+2))
+  expect_identical(as.numeric(bootstrap_means(0:79, n_means = 3, sample_size = 5, seed = -12345)),
+                   c(0x1.5p+5, 0x1.4cccccccccccdp+5, 0x1.4p+4))
+  expect_identical(wsample(1:5, 6, seed = 123456789), c(2L, 2L, 1L, 1L, 2L, 5L))
+  d <- data.frame(g = rep(1:2, each = 5), v = c(1:5, 11:15))
+  r <- bootstrap_mean(d, v, .by = g, n_means = 100, seed = 7)
+  expect_identical(r$estimate, c(0x1.844d013a92a3p+1, 0x1.a0c63f141205cp+3))
+  expect_identical(r$std.error, c(0x1.30a6f161d4dbbp-3, 0x1.1bc0852116b8ap-3))
+  expect_identical(r$conf.low, c(0x1.627ef9db22d0ep+1, 0x1.984dd2f1a9fbep+3))
+  expect_identical(r$conf.high, c(0x1.a85a1cac08312p+1, 0x1.a972b020c49bap+3))
+})
+
+test_that("every help page that refers to the section on random numbers has it", {
+  db <- tools::Rd_db("bootscale")
+  text <- vapply(db, function(rd) paste(as.character(rd), collapse = ""), character(1))
+  refers <- grepl("Random numbers and determinism", text, fixed = TRUE)
+  has <- grepl("\\section{Random numbers and determinism}", text, fixed = TRUE)
+  expect_true(all(c("bootstrap_mean.Rd", "filesize_pipeline.Rd", "bootstrap_means.Rd") %in% names(db)[has]))
+  expect_identical(names(db)[refers & !has], character())
 })

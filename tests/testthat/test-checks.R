@@ -31,7 +31,12 @@ expect_bad_inputs <- function(cases, env = parent.frame()) {
 }
 
 test_that("filesizes_example() needs nothing and finds the file", {
-  expect_true(file.exists(filesizes_example()))
+  expect_no_error(path <- filesizes_example())
+  expect_type(path, "character")
+  expect_length(path, 1L)
+  expect_identical(basename(path), "filesizes_example.txt")
+  expect_true(file.exists(path))
+  expect_gt(file.size(path), 0)
 })
 
 test_that("read_filesizes() refuses bad paths and malformed files", {
@@ -49,11 +54,21 @@ test_that("read_filesizes() refuses bad paths and malformed files", {
     read_filesizes(path)
   }
   expect_bad_inputs({
-    bad_format ~ read_lines(character())
     bad_format ~ read_lines("1024 10")
     bad_format ~ read_lines("1024 10 abc")
     bad_format ~ read_lines("1024 10 -5")
     bad_format ~ read_lines("1024 10 2.5")
+  })
+  # Line numbers count blank lines; NUL bytes and UTF-16 are not text.
+  read_bytes <- function(...) {
+    writeBin(c(...), path)
+    read_filesizes(path)
+  }
+  expect_bad_inputs({
+    bad_format ~ read_lines("1024 10 5", "", "  ", "2048 10")
+    bad_format ~ read_lines("", "1024 10 5", "", "2048 10 Inf")
+    bad_format ~ read_bytes(charToRaw("1024 10 5\n2048 10"), as.raw(0), charToRaw(" 3\n"))
+    bad_format ~ read_bytes(as.raw(c(0xff, 0xfe)), charToRaw("1024 10 5\n"))
   })
 })
 
@@ -98,6 +113,15 @@ test_that("aggregate_filesizes() checks data, columns and fn", {
     bad_function ~ aggregate_filesizes(fs, fn = function(x) stop("no sums today"))
     bad_function ~ aggregate_filesizes(fs, targets = "Month")
   })
+  listy <- data.frame(Files = 1:4)
+  listy$l <- I(list(1, 2, 1, 2))
+  listy$m <- matrix(1:8, 4)
+  listy$df <- data.frame(a = c(1, 2, 1, 2))
+  expect_bad_inputs({
+    bad_by ~ aggregate_filesizes(listy, by = "l", targets = "Files")
+    bad_by ~ aggregate_filesizes(listy, by = "m", targets = "Files")
+    bad_by ~ aggregate_filesizes(listy, by = "df", targets = "Files")
+  })
   # Not errors: repeated names are used once, and NA counts sum to NA.
   once <- aggregate_filesizes(fs, by = c("Year", "Year"), targets = c("Files", "Files"))
   expect_identical(once, aggregate_filesizes(fs, by = "Year", targets = "Files"))
@@ -130,6 +154,24 @@ test_that("bootstrap_means() checks x", {
     bad_values ~ bootstrap_means(factor(1:3))
     bad_values ~ bootstrap_means(data.frame(x = 1:3))
   })
+})
+
+test_that("bootstrap_means() refuses dates, times, durations and other classed numbers", {
+  expect_bad_inputs({
+    bad_values ~ bootstrap_means(as.Date("2020-01-01") + 0:2)
+    bad_values ~ bootstrap_means(as.difftime(c(1, 5, 9), units = "mins"))
+    bad_values ~ bootstrap_means(as.POSIXct("2020-01-01", tz = "UTC") + 0:2)
+    bad_values ~ bootstrap_means(structure(1:3, class = "myunits"))
+    bad_values ~ bootstrap_means(as.Date("2020-01-01"))
+    bad_weights ~ bootstrap_means(1:3, as.Date("2020-01-01") + 0:2)
+    bad_weights ~ bootstrap_means(1:3, as.difftime(1:3, units = "secs"))
+    bad_values ~ bootstrap_mean(data.frame(d = as.Date("2020-01-01") + 0:2), d)
+    bad_weights ~ bootstrap_mean(data.frame(v = 1:3, w = as.difftime(1:3, units = "days")), v, w)
+    bad_count ~ bootstrap_means(1:3, n_means = as.Date("2020-01-01"))
+  })
+  # Plain numbers, also behind I(), are numbers.
+  expect_identical(bootstrap_means(I(1:3), I(c(1, 2, 3)), n_means = 10, seed = 1),
+                   bootstrap_means(1:3, c(1, 2, 3), n_means = 10, seed = 1))
 })
 
 test_that("bootstrap_means() checks weights", {
@@ -241,6 +283,21 @@ test_that("bootstrap_mean() checks .by", {
     missing_column ~ bootstrap_mean(d, v, .by = "nope")
     missing_column ~ bootstrap_mean(d, v, .by = character())
     missing_column ~ bootstrap_mean(d, v, .by = NA)
+  })
+  d$l <- I(list(1, 2, 1, 2))
+  d$df <- data.frame(a = c(1, 2, 1, 2))
+  d$estimate <- 1
+  expect_bad_inputs({
+    bad_by ~ bootstrap_mean(d, v, .by = l)
+    bad_by ~ bootstrap_mean(d, v, .by = c(g, df))
+    bad_by ~ bootstrap_mean(d, v, .by = c(g, estimate))
+  })
+})
+
+test_that("bootstrap_mean() refuses .by on grouped data", {
+  skip_if_not_installed("dplyr")
+  d <- data.frame(v = c(1, 2, 3, 4), g = c("a", "a", "b", "b"))
+  expect_bad_inputs({
     bad_by ~ bootstrap_mean(dplyr::group_by(d, g), v, .by = g)
   })
 })
@@ -275,6 +332,19 @@ test_that("filesize_pipeline() checks every argument", {
     bad_conf_level ~ filesize_pipeline(small, conf_level = NA)
     bad_workers ~ filesize_pipeline(small, workers = 257)
     bad_seed ~ filesize_pipeline(small, seed = "1")
+  })
+  # Files without usable rows: the file is to blame, not `value` or `weight`.
+  path <- file.path(tempdir(), "hist.txt")  # a fixed name, for the snapshot
+  withr::defer(unlink(path))
+  pipeline_on <- function(...) {
+    writeLines(c(...), path)
+    filesize_pipeline(path, n_means = 10, seed = 1)
+  }
+  expect_bad_inputs({
+    no_data ~ pipeline_on(character())
+    no_data ~ pipeline_on("0 10 5", "0 11 7")
+    no_data ~ pipeline_on("1024 500 5", "2048 -20 7")
+    no_data ~ pipeline_on("1024 10 5", "2048 30 0")
   })
   # Not an error: a repeated grouping column is used once.
   expect_identical(filesize_pipeline(small, by = c("Year", "Year"), n_means = 10, seed = 1),
@@ -314,4 +384,11 @@ test_that("after bad inputs on the parallel path no child, fd or connection is l
                    bootstrap_mean(d, v, w, .by = g, n_means = 3000, workers = 1, seed = 2))
   expect_identical(open_fds(), fds)
   expect_identical(nrow(showConnections(all = TRUE)), connections)
+})
+
+test_that("what was found is shown as it is, braces included", {
+  expect_error(bootstrap_means(1:3, seed = "{x}"), 'It is the string "{x}".', fixed = TRUE,
+               class = "bootscale_error_bad_seed")
+  expect_error(wsample(1:3, 2, prob = c("{", "}", "a")), 'It is a character vector of length 3.',
+               fixed = TRUE, class = "bootscale_error_bad_weights")
 })

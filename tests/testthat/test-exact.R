@@ -95,7 +95,8 @@ test_that("estimate and std.error are the weighted mean and sqrt(weighted varian
       expect_lt(abs(sqrt(sum(dist$prob * (dist$value - mu)^2)) - res$std.error[j]), 1e-10)
     }
     expect_identical(attr(res, "method"), "exact")
-    expect_named(res, c("g", "estimate", "std.error", "conf.low", "conf.high", "n_means"))
+    expect_named(res, c("g", "estimate", "std.error", "mc.error", "conf.low", "conf.high", "n_means"))
+    expect_identical(res$mc.error, rep(0, 4)) # no Monte Carlo error
     expect_identical(res$n_means, rep(0L, 4)) # no replicates drawn
     expect_s3_class(res, "bootscale_bootstrap")
   }
@@ -288,17 +289,18 @@ test_that("small supports (the engine's pair tables) also give one draw per repl
 
 test_that("filesize_pipeline(method = 'exact') gives the exact yearly table", {
   ex <- filesize_pipeline(method = "exact")
-  expect_named(ex, c("Year", "Mean", "std.error", "conf.low", "conf.high", "n_means"))
+  expect_named(ex, c("Year", "estimate", "std.error", "mc.error", "conf.low", "conf.high", "n_means"))
+  expect_identical(ex$mc.error, rep(0, nrow(ex)))
   expect_identical(attr(ex, "method"), "exact")
   direct <- bootstrap_mean(yearly_example(), BytesLog2, Files, .by = Year, method = "exact")
-  expect_equal(ex$Mean, direct$estimate)
+  expect_equal(ex$estimate, direct$estimate)
   expect_equal(ex$conf.high, direct$conf.high)
 
   path <- real_data_path()
   skip_if(is.null(path), "the real data (../shared/data) is not here")
   real <- filesize_pipeline(path, method = "exact")
   expect_identical(real$Year, 2010:2020)
-  expect_true(all(real$conf.low < real$Mean & real$Mean < real$conf.high))
+  expect_true(all(real$conf.low < real$estimate & real$estimate < real$conf.high))
 })
 
 test_that("autoplot draws the exact distribution with resampled means overlaid", {

@@ -84,8 +84,6 @@ test_that("malformed files give classed errors", {
   expect_error(read_filesizes(tmp), class = "bootscale_error_bad_format")
   writeLines(c("1024.5 10 5"), tmp)
   expect_error(read_filesizes(tmp), class = "bootscale_error_bad_format")
-  writeLines(character(), tmp)
-  expect_error(read_filesizes(tmp), class = "bootscale_error_bad_format")
   writeLines(c("1024 NaN 5"), tmp)
   expect_error(read_filesizes(tmp), class = "bootscale_error_bad_format")
 })
@@ -135,4 +133,118 @@ test_that("the real data reads as the chapter describes", {
   expect_equal(as.numeric(ours), as.numeric(plain))
   expect_identical(names(ours), names(plain))
   expect_equal(sum(fs$Files), sum(nz$Files))
+})
+
+# Writes raw bytes, plain or gzip-compressed.
+write_bytes <- function(bytes, path) {
+  con <- if (grepl("[.]gz$", path)) gzfile(path, "wb") else file(path, "wb")
+  on.exit(close(con))
+  writeBin(bytes, con)
+}
+
+test_that("NUL bytes anywhere are refused with their line, never skipped", {
+  good <- charToRaw("1024 10 5\n2048 10 3\n4096 12 10\n")
+  nul <- as.raw(0)
+  cases <- list(
+    list(c(charToRaw("1024 10 5\n2048 10"), nul, charToRaw(" 3\n")), 2),
+    list(c(charToRaw("1024 10 5\n"), nul, charToRaw("\n2048 10 3\n")), 2),
+    list(c(nul, good), 1),
+    list(c(good, nul), 4),
+    list(c(good, nul, nul, nul, charToRaw("\n")), 4),
+    # R's readers would read this as Files = 1 with a warning
+    list(c(charToRaw("1024 10 1"), nul, charToRaw("0\n2048 10 3\n")), 1),
+    list(c(charToRaw("1024 10 5\n\n\n2048"), nul, charToRaw(" 10 3\n")), 4)
+  )
+  for (ext in c(".txt", ".txt.gz")) {
+    tmp <- withr::local_tempfile(fileext = ext)
+    for (case in cases) {
+      write_bytes(case[[1]], tmp)
+      expect_error(read_filesizes(tmp), class = "bootscale_error_bad_format")
+      expect_error(read_filesizes(tmp), sprintf("Line %d of .* has a NUL byte", case[[2]]))
+    }
+    write_bytes(good, tmp)
+    expect_identical(nrow(read_filesizes(tmp)), 3L)
+  }
+  # UTF-16 (each ASCII character followed by a NUL) says so.
+  tmp <- withr::local_tempfile(fileext = ".txt")
+  utf16 <- as.raw(rbind(good, as.raw(0)))
+  write_bytes(c(as.raw(c(0xff, 0xfe)), utf16), tmp)
+  expect_error(read_filesizes(tmp), "UTF-16 byte-order mark", class = "bootscale_error_bad_format")
+  write_bytes(utf16, tmp)
+  expect_error(read_filesizes(tmp), "Line 1 .* NUL byte", class = "bootscale_error_bad_format")
+})
+
+test_that("blank lines are skipped and every error names the true line", {
+  tmp <- withr::local_tempfile(fileext = ".txt")
+  rows <- c("1024 10 5", "2048 10 3", "4096 12 10")
+  writeLines(rows, tmp)
+  plain <- read_filesizes(tmp)
+  writeLines(c("", rows[1], "   ", "", rows[2], "\t", rows[3], ""), tmp)
+  expect_identical(read_filesizes(tmp), plain)
+  bad_rows <- list(
+    c("2048 10", "has 2"), c("2048 10 abc", "has \"abc\""), c("2048 10 -3", "has -3"),
+    c("2048 10 2.5", "has 2.5"), c("2048 10 Inf", "has Inf"), c("2048 NA 3", "has \"NA\""),
+    c("2048 10 3 9", "has 4")
+  )
+  for (bad in bad_rows) {
+    for (before in list(character(), "", c("", "  ", ""), c(rows[1], ""))) {
+      line <- length(before) + 1
+      writeLines(c(before, bad[1], "", rows[2]), tmp)
+      expect_error(read_filesizes(tmp), class = "bootscale_error_bad_format")
+      expect_error(read_filesizes(tmp), paste0("Line ", line, " ", bad[2]), fixed = TRUE)
+    }
+  }
+  # Windows line ends and tabs are whitespace like any other.
+  writeBin(charToRaw(paste0(paste(rows, collapse = "\r\n"), "\r\n")), tmp)
+  expect_identical(read_filesizes(tmp), plain)
+  writeLines(gsub(" ", "\t", rows), tmp)
+  expect_identical(read_filesizes(tmp), plain)
+})
+
+test_that("a UTF-8 byte-order mark is accepted, in any locale, plain or gzip", {
+  rows <- charToRaw("1024 10 5\n2048 10 3\n4096 12 10\n")
+  bom <- as.raw(c(0xef, 0xbb, 0xbf))
+  plain_file <- withr::local_tempfile(fileext = ".txt")
+  write_bytes(rows, plain_file)
+  plain <- read_filesizes(plain_file)
+  for (ext in c(".txt", ".txt.gz")) {
+    tmp <- withr::local_tempfile(fileext = ext)
+    write_bytes(c(bom, rows), tmp)
+    expect_identical(read_filesizes(tmp), plain)
+    withr::with_locale(c(LC_CTYPE = "C"), expect_identical(read_filesizes(tmp), plain))
+    # errors still name the true line
+    write_bytes(c(bom, charToRaw("1024 10 5\n\n2048 10\n")), tmp)
+    expect_error(read_filesizes(tmp), "Line 3 has 2", class = "bootscale_error_bad_format")
+  }
+  # a BOM-only file is an empty histogram
+  tmp <- withr::local_tempfile(fileext = ".txt")
+  write_bytes(bom, tmp)
+  expect_identical(nrow(read_filesizes(tmp)), 0L)
+})
+
+test_that("zero rows round-trip: write_filesizes() and read_filesizes() agree", {
+  template <- read_filesizes(filesizes_example())[0, ]
+  for (ext in c(".txt", ".txt.gz")) {
+    tmp <- withr::local_tempfile(fileext = ext)
+    sim <- simulate_filesizes(first_year = 2020, out_of_range = 0, seed = 1)
+    write_filesizes(sim[0, ], tmp)
+    expect_identical(read_filesizes(tmp), template)
+    # and the same for a file of blank lines, and for rows of empty files only
+    writeLines(c("", "  "), tmp)
+    expect_identical(read_filesizes(tmp), template)
+    write_filesizes(sim[sim$Bytes == 0, ], tmp)
+    expect_identical(read_filesizes(tmp), template)
+    # every row written is read back
+    write_filesizes(sim, tmp)
+    back <- read_filesizes(tmp)
+    expect_identical(nrow(back), sum(sim$Bytes > 0))
+    expect_equal(sum(back$Files), sum(sim$Files[sim$Bytes > 0]))
+  }
+})
+
+test_that("a damaged compressed file is a classed error", {
+  tmp <- withr::local_tempfile(fileext = ".txt.gz")
+  # a gzip magic number followed by noise, written as it is
+  withr::with_seed(1, writeBin(c(as.raw(c(0x1f, 0x8b)), as.raw(sample(0:255, 300, TRUE))), tmp))
+  expect_error(read_filesizes(tmp), "must be readable", class = "bootscale_error_bad_format")
 })

@@ -32,10 +32,14 @@ test_that("bootstrap results without samples plot estimates with intervals", {
   expect_identical(p$labels$x, "Year")
 })
 
-test_that("the pipeline's Mean column, several groups and no groups all plot", {
+test_that("the pipeline's result, several groups and no groups all plot", {
   pipe <- filesize_pipeline(n_means = 200, seed = 1)
   d <- ggplot2::ggplot_build(ggplot2::autoplot(pipe))$data[[1]]
-  expect_equal(d$y, pipe$Mean)
+  expect_equal(d$y, pipe$estimate)
+  # results saved by bootscale 0.1.0 called the estimate `Mean`
+  old <- pipe
+  names(old)[names(old) == "estimate"] <- "Mean"
+  expect_equal(ggplot2::ggplot_build(ggplot2::autoplot(old))$data[[1]]$y, pipe$estimate)
 
   fs <- read_filesizes(filesizes_example())
   two <- bootstrap_mean(fs, BytesLog2, Files, .by = c(Year, Month), n_means = 50,

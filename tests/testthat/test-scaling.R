@@ -121,3 +121,38 @@ test_that("scaling functions give classed errors", {
   expect_error(scaling_benchmark(f, workers = c(0, 1)),
                "must be whole numbers, each at least 1")
 })
+
+test_that("a benchmark past the core count does not repeat the oversubscription warning", {
+  cores <- parallelly::availableCores(omit = 0L)
+  over <- c(cores + 1, cores + 2)
+  job <- function(w) bootstrap_means(1:3, n_means = 10, workers = w, seed = 1)
+  # the single call warns, as before
+  expect_warning(job(cores + 1), class = "bootscale_warning_oversubscribed")
+  warned <- 0
+  res <- withCallingHandlers(
+    scaling_benchmark(job, workers = c(1, over), times = 3),
+    warning = function(w) {
+      warned <<- warned + 1
+      invokeRestart("muffleWarning")
+    }
+  )
+  expect_identical(warned, 0)
+  expect_identical(res$max_abs_diff, c(0, 0, 0))
+  expect_identical(attr(res, "cores"), cores)
+  # the printed table names the counts above the cores instead
+  out <- paste(capture.output(print(res)), collapse = "\n")
+  expect_match(out, sprintf("Above the %d available core", cores), fixed = TRUE)
+  expect_match(out, sprintf("%d and %d workers", over[1], over[2]), fixed = TRUE)
+  within <- scaling_benchmark(function(w) w, workers = 1, times = 1)
+  expect_no_match(paste(capture.output(print(within)), collapse = "\n"), "Above the")
+  # other warnings of fun still pass: one from the warm-up, one timed
+  mine <- 0
+  withCallingHandlers(
+    scaling_benchmark(function(w) warning("mine"), workers = 1, times = 1),
+    warning = function(w) {
+      if (identical(conditionMessage(w), "mine")) mine <<- mine + 1
+      invokeRestart("muffleWarning")
+    }
+  )
+  expect_identical(mine, 2)
+})
