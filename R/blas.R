@@ -72,14 +72,15 @@ blas_state <- function() {
 #'   (the processors the library knows of; OpenBLAS only), `config` (the
 #'   build configuration for OpenBLAS, the backend for FlexiBLAS, the
 #'   version for MKL) and `corename` (the CPU kernel OpenBLAS chose).
-#'   Unknown values are `NA`.
+#'   Unknown values are `NA`. It has class `bootscale_blas_info` and prints
+#'   as one field a line, so that no column is cut off.
 #' @seealso [blas_threads()], [with_blas_threads()], [blas_scaling()].
 #' @export
 #' @examples
 #' blas_info()
 blas_info <- function() {
   s <- blas_state()
-  tibble::tibble(
+  out <- tibble::tibble(
     path = s$path,
     vendor = s$vendor,
     controllable = s$controllable,
@@ -88,6 +89,34 @@ blas_info <- function() {
     config = s$config,
     corename = s$corename
   )
+  tibble::new_tibble(out, class = "bootscale_blas_info")
+}
+
+#' @export
+format.bootscale_blas_info <- function(x, ...) {
+  fields <- c("path", "vendor", "controllable", "threads", "max_threads", "config", "corename")
+  if (nrow(x) != 1 || !all(fields %in% names(x))) return(NextMethod())
+  na <- function(v) if (is.na(v)) "unknown" else as.character(v)
+  control <- if (isTRUE(x$controllable)) {
+    "its threads can be read and set at run time"
+  } else {
+    "its threads cannot be set at run time"
+  }
+  c(
+    "BLAS used by R",
+    paste0("  library:     ", na(x$path)),
+    paste0("  vendor:      ", na(x$vendor), " (", control, ")"),
+    paste0("  threads:     ", na(x$threads), " in use; ", na(x$max_threads),
+           " processors known to the library"),
+    paste0("  config:      ", na(x$config)),
+    paste0("  CPU kernel:  ", na(x$corename))
+  )
+}
+
+#' @export
+print.bootscale_blas_info <- function(x, ...) {
+  writeLines(format(x, ...))
+  invisible(x)
 }
 
 #' Read or set the number of BLAS threads
@@ -203,7 +232,9 @@ with_blas_threads <- function(n, code) {
 #'   thread count and columns `threads`, `seconds` (median elapsed time of
 #'   `solve()`), `speedup` (against one thread, or the fewest tried) and
 #'   `efficiency` (`speedup` per thread added). The attribute `"blas"` is
-#'   [blas_info()]. It has an [autoplot()][ggplot2::autoplot] method.
+#'   [blas_info()], and `"cores"` the cores available
+#'   ([parallelly::availableCores()]). It has an
+#'   [autoplot()][ggplot2::autoplot] method, which marks the core count.
 #' @seealso [scaling_benchmark()] for worker processes.
 #' @export
 #' @examples
@@ -234,7 +265,7 @@ blas_scaling <- function(n = 2000, threads = seq_len(default_workers()), times =
   new_blas_scaling(threads, seconds, blas_info())
 }
 
-new_blas_scaling <- function(threads, seconds, blas = NULL) {
+new_blas_scaling <- function(threads, seconds, blas = NULL, cores = available_cores()) {
   speedup <- seconds[[1]] / seconds
   out <- tibble::new_tibble(
     list(
@@ -247,5 +278,6 @@ new_blas_scaling <- function(threads, seconds, blas = NULL) {
     class = "bootscale_blas_scaling"
   )
   attr(out, "blas") <- blas
+  attr(out, "cores") <- as.integer(cores)
   out
 }

@@ -9,8 +9,8 @@
 #'   what it saves.
 #' * **Store data in good formats, read only what you need**:
 #'   [read_filesizes()] reads plain or gzip-compressed text,
-#'   [write_filesizes()] writes it; `vignette("scaling")` compares the text
-#'   file with a compressed binary copy (`saveRDS()`).
+#'   [write_filesizes()] writes it; `vignette("memory")` times the text
+#'   file against CSV and compressed and plain binary copies (`saveRDS()`).
 #' * **Vectorize, and then go further**: [wsample()] (alias method) and
 #'   [bootstrap_means()], a fused C kernel that never materializes the
 #'   `sample_size * n_means` draw matrix; [bootstrap_mean()] for tidy data;
@@ -23,7 +23,8 @@
 #' * **Use every core, and measure it**: `workers =` runs a fork-based pool
 #'   whose results are bit-identical for any number of workers
 #'   ([default_workers()]); [scaling_benchmark()] measures speedup against
-#'   workers and fits Amdahl's law ([amdahl_fit()]).
+#'   workers and fits Amdahl's law ([amdahl_fit()]), or, with `scaling =
+#'   "weak"`, the scaled speedup and Gustafson's law ([gustafson_fit()]).
 #' * **Profile before you optimize**: `vignette("scaling")` reads `Rprof()`
 #'   of the chapter's R pipeline against bootscale's with `summaryRprof()`.
 #' * **Look, do not only read**: `autoplot()` methods for the results of
@@ -35,8 +36,9 @@
 #' `bootscale.min_parallel_draws` (replaces the cost rule that decides when
 #' forking pays, by a plain threshold: jobs with fewer draws run serially).
 #'
-#' Tutorials: `vignette("bootscale")` (get started) and
-#' `vignette("scaling")` (the chapter, lesson by lesson).
+#' Tutorials: `vignette("bootscale")` (get started), `vignette("scaling")`
+#' (processors and parallelism) and `vignette("memory")` (memory and
+#' storage).
 #'
 #' @keywords internal
 #' @useDynLib bootscale, .registration = TRUE, .fixes = "C_"

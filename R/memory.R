@@ -52,7 +52,10 @@ mb <- 2^20
 #'   `heap_increment` (R's heap: peak during the call and its increase over
 #'   the start), all in MB of 2^20 bytes as [gc()] reports them; `seconds`
 #'   (elapsed time) and `method` (see above). The value of `expr` is the
-#'   attribute `"value"`: `attr(result, "value")`.
+#'   attribute `"value"`: `attr(result, "value")`. The tibble has class
+#'   `bootscale_memit` and prints one line per kind of memory, with units,
+#'   so that no column is cut off; `as.data.frame()` or `tibble::as_tibble()`
+#'   show it as a table.
 #' @seealso [column_sizes()] for the size of a data frame's columns.
 #' @export
 #' @examples
@@ -107,8 +110,37 @@ memit <- function(expr) {
     seconds = seconds,
     method = method
   )
+  out <- tibble::new_tibble(out, class = "bootscale_memit")
   attr(out, "value") <- value
   out
+}
+
+#' @export
+format.bootscale_memit <- function(x, ...) {
+  fields <- c("start", "peak", "increment", "children_peak", "heap_peak",
+              "heap_increment", "seconds", "method")
+  if (nrow(x) != 1 || !all(fields %in% names(x))) return(NextMethod())
+  mb_text <- function(v) if (is.na(v)) "NA" else format(signif(v, 3), big.mark = ",")
+  children <- if (is.na(x$children_peak)) {
+    "none measured (no child ended during the call with a higher peak)"
+  } else {
+    paste(mb_text(x$children_peak), "MB")
+  }
+  c(
+    sprintf("memit: %s s elapsed; resident memory by %s", format(signif(x$seconds, 3)),
+            x$method),
+    sprintf("  resident memory:  start %s MB, peak %s MB, increment %s MB",
+            mb_text(x$start), mb_text(x$peak), mb_text(x$increment)),
+    sprintf("  R heap:           peak %s MB, increment %s MB",
+            mb_text(x$heap_peak), mb_text(x$heap_increment)),
+    sprintf("  forked children:  %s", children)
+  )
+}
+
+#' @export
+print.bootscale_memit <- function(x, ...) {
+  writeLines(format(x, ...))
+  invisible(x)
 }
 
 #' Memory used by each column of a data frame

@@ -137,3 +137,37 @@ test_that("blas_scaling() times solve() per thread count and restores the thread
   expect_error(blas_scaling(n = 1), class = "bootscale_error_bad_count")
   expect_error(blas_scaling(threads = 0), class = "bootscale_error_bad_workers")
 })
+
+test_that("blas_info() prints every field whole, one a line", {
+  info <- blas_info()
+  expect_s3_class(info, c("bootscale_blas_info", "tbl_df"))
+  lines <- format(info)
+  expect_length(lines, 6L)
+  expect_identical(lines[[1]], "BLAS used by R")
+  expect_identical(lines[[2]], paste0("  library:     ", info$path))
+  expect_match(lines[[4]], "threads: ", fixed = TRUE)
+  expect_output(print(info), info$path, fixed = TRUE)
+  expect_output(expect_invisible(print(info)))
+
+  fake <- tibble::new_tibble(
+    list(path = "/opt/lib/a/very/long/path/to/libopenblas-with-a-long-name.so", vendor = "OpenBLAS",
+         controllable = TRUE, threads = 4L, max_threads = 8L,
+         config = "OpenBLAS 0.3.21 DYNAMIC_ARCH NO_AFFINITY Haswell MAX_THREADS=64",
+         corename = "Haswell"),
+    nrow = 1L, class = "bootscale_blas_info"
+  )
+  expect_identical(format(fake), c(
+    "BLAS used by R",
+    "  library:     /opt/lib/a/very/long/path/to/libopenblas-with-a-long-name.so",
+    "  vendor:      OpenBLAS (its threads can be read and set at run time)",
+    "  threads:     4 in use; 8 processors known to the library",
+    "  config:      OpenBLAS 0.3.21 DYNAMIC_ARCH NO_AFFINITY Haswell MAX_THREADS=64",
+    "  CPU kernel:  Haswell"
+  ))
+  fake$controllable <- FALSE
+  fake$threads <- NA_integer_
+  expect_match(format(fake)[[3]], "cannot be set at run time", fixed = TRUE)
+  expect_match(format(fake)[[4]], "unknown in use", fixed = TRUE)
+  # A subset of the columns prints as a table.
+  expect_output(print(fake[c("path", "vendor")]), "A tibble")
+})

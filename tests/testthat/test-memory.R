@@ -144,3 +144,33 @@ test_that("size_ratio() is the chapter's reduction ratio", {
   expect_gt(r, 1)
   expect_identical(size_ratio(1:10, 1:10), 1)
 })
+
+test_that("memit() prints every measurement with its unit", {
+  m <- memit(numeric(10))
+  expect_s3_class(m, c("bootscale_memit", "tbl_df"))
+  lines <- format(m)
+  expect_length(lines, 4L)
+  expect_match(lines[[1]], "^memit: .* s elapsed; resident memory by ")
+  expect_true(endsWith(lines[[1]], m$method))
+  expect_match(lines[[2]], "resident memory: +start .* MB, peak .* MB, increment .* MB$")
+  expect_match(lines[[3]], "R heap: +peak .* MB, increment .* MB$")
+  expect_output(print(m), "R heap:")
+  expect_output(expect_invisible(print(m)))
+
+  fake <- tibble::new_tibble(
+    list(start = 73.51, peak = 149.8, increment = 76.29, children_peak = NA_real_,
+         heap_peak = 1234.5, heap_increment = 0, seconds = 0.1364,
+         method = "clear_refs+VmHWM"),
+    nrow = 1L, class = "bootscale_memit"
+  )
+  expect_identical(format(fake), c(
+    "memit: 0.136 s elapsed; resident memory by clear_refs+VmHWM",
+    "  resident memory:  start 73.5 MB, peak 150 MB, increment 76.3 MB",
+    "  R heap:           peak 1,230 MB, increment 0 MB",
+    "  forked children:  none measured (no child ended during the call with a higher peak)"
+  ))
+  fake$children_peak <- 210.4
+  expect_identical(format(fake)[[4]], "  forked children:  210 MB")
+  # Not one row of memit's columns: printed as a table.
+  expect_output(print(fake[c("start", "peak")]), "A tibble")
+})

@@ -36,6 +36,7 @@ test_that("scaling_benchmark() calls fun once to warm up, then times each count"
 
 test_that("without one worker, speedups are against the smallest count", {
   res <- scaling_benchmark(function(w) w, workers = c(4, 2), times = 1)
+  expect_identical(attr(res, "scaling"), "strong")
   expect_identical(attr(res, "reference"), 2L)
   expect_identical(res$workers, c(2L, 4L))
   expect_identical(res$speedup[1], 1)
@@ -75,8 +76,12 @@ test_that("scaling results print with the Amdahl fit", {
   res <- bootscale:::new_scaling(c(1, 2, 4, 8), 0.1 + 0.9 / c(1, 2, 4, 8))
   expect_output(print(res), "A tibble: 4")
   expect_output(print(res), "Amdahl fit: parallel fraction p = 0.90, ceiling 10x", fixed = TRUE)
+  expect_output(print(res), "Strong scaling (the same work for every worker count)", fixed = TRUE)
   one <- bootscale:::new_scaling(1, 1)
-  expect_output(print(one), "needs at least two worker counts")
+  expect_output(print(one), "Amdahl fit: needs at least three worker counts")
+  # Two counts are one speedup for one unknown: no fit.
+  two <- bootscale:::new_scaling(1:2, c(1, 0.6))
+  expect_true(is.na(attr(two, "amdahl")$p))
   # Zero times give no finite speedups to fit, and no error.
   zero <- bootscale:::new_scaling(1:3, c(0, 0, 0))
   expect_true(is.na(attr(zero, "amdahl")$p))
@@ -138,7 +143,7 @@ test_that("a benchmark past the core count does not repeat the oversubscription 
   )
   expect_identical(warned, 0)
   expect_identical(res$max_abs_diff, c(0, 0, 0))
-  expect_identical(attr(res, "cores"), cores)
+  expect_identical(attr(res, "cores"), as.integer(cores))
   # the printed table names the counts above the cores instead
   out <- paste(capture.output(print(res)), collapse = "\n")
   expect_match(out, sprintf("Above the %d available core", cores), fixed = TRUE)
@@ -155,4 +160,83 @@ test_that("a benchmark past the core count does not repeat the oversubscription 
     }
   )
   expect_identical(mine, 2)
+})
+
+test_that("weak scaling reports the scaled speedup and fits Gustafson's law", {
+  serial <- 0.02
+  share <- 0.08
+  # Each worker keeps the same share of parallel work: ideally flat time.
+  job <- function(workers) {
+    Sys.sleep(serial + share * workers / workers)
+    workers
+  }
+  res <- scaling_benchmark(job, workers = c(1, 2, 4), times = 2, scaling = "weak")
+  expect_s3_class(res, c("bootscale_scaling", "tbl_df"))
+  expect_named(res, scaling_columns)
+  expect_identical(attr(res, "scaling"), "weak")
+  expect_null(attr(res, "amdahl"))
+  expect_type(res$speedup, "double")
+  expect_identical(res$max_abs_diff, rep(NA_real_, 3))
+  expect_equal(res$speedup, res$workers * res$seconds[1] / res$seconds)
+  expect_equal(res$efficiency, res$speedup / res$workers)
+  # Flat time: the scaled speedup is close to the worker count.
+  expect_equal(res$speedup, c(1, 2, 4), tolerance = 0.25)
+  fit <- attr(res, "gustafson")
+  expect_named(fit, c("p", "ceiling", "rmse"))
+  expect_gt(fit$p, 0.8)
+  expect_identical(fit$ceiling, Inf)
+  expect_output(print(res), "Weak scaling (work grows with workers", fixed = TRUE)
+  expect_output(print(res), "Gustafson fit: parallel fraction p = ")
+})
+
+test_that("new_scaling() computes the weak-scaling columns exactly", {
+  # Time grows by 0.1 s per added worker on top of 1 s.
+  w <- c(1, 2, 4)
+  secs <- 1 + 0.1 * (w - 1)
+  res <- bootscale:::new_scaling(w, secs, scaling = "weak", cores = 4)
+  expect_equal(res$speedup, w * 1 / secs)
+  expect_equal(res$efficiency, 1 / secs)
+  expect_identical(attr(res, "cores"), 4L)
+  # Relative to two workers.
+  rel <- bootscale:::new_scaling(c(2, 4, 8), c(1, 1.25, 2), scaling = "weak")
+  expect_equal(rel$speedup, c(1, 2 / 1.25, 4 / 2))
+  expect_equal(rel$efficiency, rel$speedup / c(1, 2, 4))
+  expect_identical(attr(rel, "reference"), 2L)
+})
+
+test_that("gustafson_fit() recovers p exactly from Gustafson speedups", {
+  n <- c(1, 2, 4, 8, 16)
+  for (p in c(0, 0.3, 0.95, 1)) {
+    fit <- gustafson_fit(n, (1 - p) + p * n)
+    expect_s3_class(fit, "tbl_df")
+    expect_equal(fit$p, p, tolerance = 1e-6)
+    expect_lt(fit$rmse, 1e-6)
+    expect_identical(fit$ceiling, Inf)
+  }
+  # Relative to two workers.
+  p <- 0.7
+  n <- c(2, 4, 8)
+  s <- ((1 - p) + p * n) / ((1 - p) + p * 2)
+  expect_equal(gustafson_fit(n, s)$p, p, tolerance = 1e-6)
+  # Slower than serial with more work: clamped at 0.
+  expect_identical(gustafson_fit(c(1, 2, 4), c(1, 0.9, 0.8))$p, 0)
+  expect_true(is.na(gustafson_fit(3, 1)$p))
+  expect_error(gustafson_fit(1:2, c(1, 0)), class = "bootscale_error_bad_speedup")
+  expect_error(gustafson_fit(c(1, 1.5), c(1, 2)), class = "bootscale_error_bad_workers")
+})
+
+test_that("the cores available are recorded", {
+  res <- scaling_benchmark(function(w) w, workers = 1:2, times = 1)
+  expect_identical(attr(res, "cores"), as.integer(parallelly::availableCores(omit = 0L)))
+  expect_output(print(res), sprintf("measured with %d core", attr(res, "cores")))
+})
+
+test_that("a bad scaling mode is a classed error", {
+  f <- function(w) w
+  expect_error(scaling_benchmark(f, scaling = "medium"), class = "bootscale_error_bad_scaling")
+  expect_error(scaling_benchmark(f, scaling = NA_character_),
+               class = "bootscale_error_bad_scaling")
+  expect_error(scaling_benchmark(f, scaling = c("weak", "strong")),
+               class = "bootscale_error_bad_scaling")
+  expect_snapshot(scaling_benchmark(f, scaling = "medium"), error = TRUE)
 })
