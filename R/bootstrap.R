@@ -154,13 +154,14 @@ bootstrap_mean <- function(.data, value, weight = NULL, .by = NULL, n_means = 10
   seed <- check_seed(seed)
   alpha <- (1 - conf_level) / 2
   # mean, sd and the percentile interval per group, in C, read where the
-  # means are (after a forked run: the workers' shared mapping, not a copy),
-  # the quantiles by selection rather than sorting.
+  # means are (the run's mapping, shared with the workers: no copy), the
+  # quantiles by selection rather than sorting; the samples are copied once,
+  # group by group, into their final vectors, and the mapping's pages are
+  # given back as it goes.
   summarise <- function(job) {
-    list(
-      stats = .Call(C_bs_job_summarise, job, as.double(n_groups), c(alpha, 1 - alpha)),
-      samples = if (keep_samples) job_result(job)
-    )
+    res <- .Call(C_bs_job_finish_means, job, as.double(n_groups), c(alpha, 1 - alpha),
+                 keep_samples)
+    list(stats = res[[1]], samples = res[[2]])
   }
   done <- means_engine(unname(values), unname(weights), n_means, sample_size, workers, seed,
                        finish = summarise)
@@ -173,12 +174,11 @@ bootstrap_mean <- function(.data, value, weight = NULL, .by = NULL, n_means = 10
   out$conf.low <- stats[3, ]
   out$conf.high <- stats[4, ]
   out$n_means <- rep(as.integer(n_means), n_groups)
-  if (keep_samples) {
-    out$samples <- lapply(seq_len(n_groups), function(j) res[seq_len(n_means) + (j - 1) * n_means])
-  }
+  if (keep_samples) out$samples <- res
   out <- tibble::new_tibble(out, class = "bootscale_bootstrap")
   attr(out, "seed") <- seed
   attr(out, "rng") <- rng_name
+  attr(out, "processes") <- attr(done, "processes")
   out
 }
 
