@@ -252,7 +252,10 @@ static int worker_run(int fd, pid_t helper) {
     if (b >= h->end) break;
     if (h->hook_action != POOL_HOOK_NONE && h->hook_block == b) {
       switch (h->hook_action) {
-      case POOL_HOOK_SEGV: raise(SIGSEGV); break;
+      case POOL_HOOK_SEGV: /* as a real crash would end, whatever handler (ASan) is set */
+        signal(SIGSEGV, SIG_DFL);
+        raise(SIGSEGV);
+        break;
       case POOL_HOOK_KILL: raise(SIGKILL); break;
       case POOL_HOOK_EXIT0: status = 0; goto done;
       case POOL_HOOK_EXIT3: status = 3; goto done;
