@@ -52,7 +52,7 @@ bootstrap_means <- function(x, weights = NULL, n_means = 1000, sample_size = 100
   n_means <- check_count(n_means)
   sample_size <- check_count(sample_size, max = 4.5e15)  # the C engine's limit
   workers <- check_workers(workers)
-  check_result_size(n_means, 8, "The bootstrap means")
+  check_result_size(n_means, 8, "The bootstrap means", extra = partial_bytes(n_means, sample_size))
   seed <- check_seed(seed)
   res <- means_engine(list(x), list(weights), n_means, sample_size, workers, seed)
   structure(res, seed = seed, rng = rng_name)
@@ -150,7 +150,8 @@ bootstrap_mean <- function(.data, value, weight = NULL, .by = NULL, n_means = 10
     )
   }
   n_groups <- length(rows)
-  check_result_size(n_groups * n_means, 8, "The bootstrap means")
+  check_result_size(n_groups * n_means, 8, "The bootstrap means",
+                    extra = partial_bytes(n_groups * n_means, sample_size))
   seed <- check_seed(seed)
   alpha <- (1 - conf_level) / 2
   # mean, sd and the percentile interval per group, in C, read where the

@@ -424,3 +424,46 @@ run_blocks_on <- function(job, used, from, to, call = rlang::caller_env(), hook 
   }
   invisible()
 }
+
+# What this process may use, in bytes (Inf where there is no limit or it
+# cannot be read): physical memory; the cgroup's memory limit less its
+# current use (cgroup v2, else v1); the address-space limit (RLIMIT_AS)
+# less the address space mapped now.
+memory_limits <- function() {
+  c_lim <- .Call(C_bs_memory_limits)
+  phys <- if (is.na(c_lim[[1]])) 2^48 else c_lim[[1]]
+  read_num <- function(f) {
+    v <- tryCatch(suppressWarnings(as.numeric(readLines(f, n = 1, warn = FALSE))),
+                  error = function(e) NA_real_)
+    if (length(v) != 1 || is.na(v)) NA_real_ else v
+  }
+  cgroup <- Inf
+  for (pair in list(c("/sys/fs/cgroup/memory.max", "/sys/fs/cgroup/memory.current"),
+                    c("/sys/fs/cgroup/memory/memory.limit_in_bytes",
+                      "/sys/fs/cgroup/memory/memory.usage_in_bytes"))) {
+    if (file.exists(pair[1])) {
+      max <- read_num(pair[1]) # "max" reads as NA: no limit
+      used <- read_num(pair[2])
+      if (!is.na(max) && max < 2^60) cgroup <- max - (if (is.na(used)) 0 else used)
+      break
+    }
+  }
+  address_space <- Inf
+  if (!is.na(c_lim[[2]])) {
+    status <- tryCatch(readLines("/proc/self/status", warn = FALSE), error = function(e) "")
+    vm <- grep("^VmSize:", status, value = TRUE)
+    used <- if (length(vm)) as.numeric(sub("^VmSize:[[:space:]]*([0-9]+) kB.*$", "\\1", vm)) * 1024 else 0
+    address_space <- c_lim[[2]] - used
+  }
+  list(physical = phys, cgroup = cgroup, address_space = address_space)
+}
+
+# Bytes of partial sums a means job keeps beside its result: long
+# replicates (sample_size > 65536) in more than one part of 2^22 draws keep
+# 16 bytes per part (and the run's mapping one done mark per block).
+partial_bytes <- function(n, sample_size) {
+  if (sample_size <= 65536) return(n / 1024) # marks
+  parts <- ceiling(sample_size / 4194304)
+  n * parts * (if (parts > 1) 17 else 1)
+}
+

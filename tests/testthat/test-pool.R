@@ -539,3 +539,27 @@ test_that("long serial runs show a progress bar too", {
   expect_match(out[length(out)], sprintf("%d/%d terminated", n_blocks, n_blocks))
   expect_length(grep("created", out), 1) # one bar
 })
+
+test_that("the size check counts partial sums and the address-space limit, before any work", {
+  lim <- bootscale:::memory_limits()
+  expect_gt(lim$physical, 2^20)
+  expect_true(is.numeric(lim$cgroup) && lim$cgroup > 0)
+  # long replicates keep 16 bytes (and a mark) per part of 2^22 draws
+  expect_identical(bootscale:::partial_bytes(1000, 100), 1000 / 1024)
+  expect_identical(bootscale:::partial_bytes(1000, 1e5), 1000)
+  expect_identical(bootscale:::partial_bytes(1000, 1e8), 1000 * 24 * 17)
+  skip_on_os(c("windows", "mac", "solaris"))
+  skip_on_cran()
+  skip_if_not_installed("processx")
+  skip_on_valgrind()
+  # 1.6 GB of means under a 3 GB address-space limit: the mapping and the
+  # result both need address space, so it is refused at once
+  out <- processx::run("sh", c("-c", paste(
+    "ulimit -v 3000000;", shQuote(file.path(R.home("bin"), "Rscript")), "-e",
+    shQuote(paste("library(bootscale); t <- system.time(e <- tryCatch(bootstrap_means(1:3, n_means = 2e8),",
+                  "error = function(e) e)); cat(class(e)[1], conditionMessage(e), t[['elapsed']] < 5)")))),
+    error_on_status = FALSE)
+  expect_match(out$stdout, "bootscale_error_too_large")
+  expect_match(out$stdout, "address space limit")
+  expect_match(out$stdout, "TRUE$")
+})
