@@ -16,11 +16,14 @@
 #' @section Random numbers and determinism:
 #' The generator is xoshiro256++ (Blackman and Vigna), with one stream per
 #' block of 1024 replicates: its state is filled by SplitMix64 from a key
-#' hashed from (`seed`, group, block). A block's numbers therefore never
-#' depend on which worker computes it, so the same `seed` gives bit-identical
-#' results for any `workers`. With `seed = NULL` one seed is drawn from R's
-#' RNG, so [set.seed()] reproduces the call and `.Random.seed` advances the
-#' same way whatever `workers` is.
+#' hashed from (`seed`, group, block). When `sample_size` exceeds 65536,
+#' every replicate is cut instead into parts of at most 2^22 draws, each
+#' with its own keyed stream, and a replicate's sum is the sum of its parts
+#' in part order (so that long replicates spread over the workers). A
+#' block's numbers therefore never depend on which process computes it, so
+#' the same `seed` gives bit-identical results for any `workers`. With
+#' `seed = NULL` one seed is drawn from R's RNG, so [set.seed()] reproduces
+#' the call and `.Random.seed` advances the same way whatever `workers` is.
 #'
 #' @param x Numeric values (finite).
 #' @param weights Non-negative finite weights, one per value, at least one
@@ -28,23 +31,27 @@
 #' @param n_means Number of bootstrap replicates, a whole number >= 1.
 #' @param sample_size Values drawn per replicate, a whole number from 1 to
 #'   4.5e15 (the engine's limit; the chapter uses 100).
-#' @param workers Number of forked worker processes, between 1 and 256.
-#'   Defaults to `getOption("bootscale.workers")`, else
-#'   [parallelly::availableCores()]. A job runs in this process whatever
-#'   `workers` says when forking would not save at least 10 % (a draw costs
-#'   about 1.5 ns, a worker about 2.4 ms plus 0.03 ms per MB of this
-#'   session's resident memory, so two workers pay from about 15 million
-#'   draws in a 70 MB session and 30 million at 200 MB); where fork is
-#'   missing or unsafe the work runs serially with a one-time message.
+#' @param workers Number of processes, this R session included, between 1
+#'   and 256; they come from the persistent worker pool (see
+#'   [pool_start()]). Defaults to `getOption("bootscale.workers")`, else
+#'   [default_workers()]. A job runs in this process alone whatever
+#'   `workers` says when the pool is not predicted to save at least 10 %:
+#'   the cost of a draw and of a call on the pool are measured in the
+#'   session (see [pool_status()]), so jobs of about a millisecond of work
+#'   or more go parallel on a running pool and tiny jobs stay serial. Where
+#'   fork is missing or unsafe the work runs serially with a one-time
+#'   message.
 #' @param seed `NULL` or a whole number; see Random numbers.
 #' @return A double vector of `n_means` bootstrap means, with attributes
-#'   `seed` (the seed used) and `rng` (the generator's name).
+#'   `processes` (how many processes computed it), `seed` (the seed used)
+#'   and `rng` (the generator's name).
 #' @seealso [bootstrap_mean()] for data frames and groups.
 #' @export
 #' @examples
 #' m <- bootstrap_means(0:40, weights = dpois(0:40, 12), n_means = 1000, seed = 1)
 #' c(mean = mean(m), sd = sd(m))
-#' identical(m, bootstrap_means(0:40, dpois(0:40, 12), 1000, workers = 2, seed = 1))
+#' m2 <- bootstrap_means(0:40, dpois(0:40, 12), 1000, workers = 2, seed = 1)
+#' identical(c(m), c(m2)) # the same numbers; attribute processes may differ
 bootstrap_means <- function(x, weights = NULL, n_means = 1000, sample_size = 100,
                             workers = NULL, seed = NULL) {
   x <- check_values(x)
@@ -72,7 +79,7 @@ means_engine <- function(values, weights, n_means, sample_size, workers, seed,
 #' The chapter's `bootstrap_byteslog2_mean()` for any data frame: within
 #' each group, [bootstrap_means()] of `value` weighted by `weight`, summarised
 #' as an estimate with a standard error and a percentile interval. All groups
-#' run as one job on the worker pool.
+#' run as one job, on the worker pool when it pays.
 #'
 #' @param .data A data frame or tibble; a `dplyr::group_by()` result is
 #'   grouped by its grouping columns.
@@ -92,7 +99,8 @@ means_engine <- function(values, weights, n_means, sample_size, workers, seed,
 #'   holding the group columns, `estimate` (the mean of the bootstrap means),
 #'   `std.error` (their standard deviation), `conf.low` and `conf.high` (the
 #'   percentile interval), `n_means`, and `samples` when `keep_samples =
-#'   TRUE`. Attributes `seed` and `rng` record the random numbers used.
+#'   TRUE`. Attributes `seed` and `rng` record the random numbers used,
+#'   `processes` how many processes computed them.
 #' @seealso [filesize_pipeline()] for the chapter's pipeline end to end.
 #' @export
 #' @examples
