@@ -28,7 +28,9 @@ pool_stop_quietly <- function() {
 # ---- the pool -------------------------------------------------------------
 
 pool_helper_path <- function() {
-  system.file(paste0("bin", Sys.getenv("R_ARCH")), "bootscale-pool", package = "bootscale")
+  # an internal option, for tests of a helper that cannot start
+  getOption("bootscale.pool_helper") %||%
+    system.file(paste0("bin", Sys.getenv("R_ARCH")), "bootscale-pool", package = "bootscale")
 }
 
 # A forked child of the session (mclapply(), mcparallel(), future's
@@ -65,8 +67,9 @@ pool_ensure <- function(workers) {
   t0 <- Sys.time()
   err <- .Call(C_bs_pool_start, exe, as.double(grow), as.double(pool_idle_seconds()))
   if (!is.null(err)) {
+    msg <- err[[1]]
     once_message("start", c("The worker pool could not start, so bootscale runs serially.",
-                            "x" = "{err}."))
+                            "x" = "{msg}."))
     return(FALSE)
   }
   the$start_ms <- as.numeric(Sys.time() - t0, units = "secs") * 1e3
@@ -395,8 +398,12 @@ run_blocks_on <- function(job, used, from, to, call = rlang::caller_env(), hook 
   err <- .Call(C_bs_job_start, job, as.double(used - 1L), as.double(from), as.double(to),
                hook, tempdir())
   if (!is.null(err)) {
-    abort_bs(c("The job could not be set up, so there is no result.", "x" = "{err}."),
-             "system", call = call)
+    # e.g. "mmap() of 8 bytes failed: Cannot allocate memory": the failing
+    # call and the system's reason, and the errno value as a field
+    msg <- err[[1]]
+    abort_bs(c("The job could not be set up, so there is no result.", "x" = "{msg}."),
+             "system", errno = err[[2]], syscall = sub("^([a-z_0-9]+\\(\\)).*$", "\\1", msg),
+             call = call)
   }
   n_blocks <- (to - from) * .Call(C_bs_job_info, job)[[5]]
   bar <- NULL
@@ -431,9 +438,10 @@ run_blocks_on <- function(job, used, from, to, call = rlang::caller_env(), hook 
 # cannot be read): physical memory; the cgroup's memory limit less its
 # current use (cgroup v2, else v1); the address-space limit (RLIMIT_AS)
 # less the address space mapped now.
-memory_limits <- function() {
+memory_limits <- function(others = TRUE) {
   c_lim <- .Call(C_bs_memory_limits)
   phys <- if (is.na(c_lim[[1]])) 2^48 else c_lim[[1]]
+  if (!others) return(list(physical = phys, cgroup = Inf, address_space = Inf))
   read_num <- function(f) {
     v <- tryCatch(suppressWarnings(as.numeric(readLines(f, n = 1, warn = FALSE))),
                   error = function(e) NA_real_)

@@ -360,8 +360,14 @@ static void unit_span(const bs_job *job, int64_t from, int64_t to, int64_t *firs
   *len = lf + ln - f;
 }
 
-/* A failure as R gets it: c(call and reason). */
-static SEXP failure(const char *what) { return Rf_mkString(what); }
+/* A failure as R gets it: list(what failed and why, errno). */
+static SEXP failure(const char *what, int err) {
+  SEXP out = PROTECT(Rf_allocVector(VECSXP, 2));
+  SET_VECTOR_ELT(out, 0, Rf_mkString(what));
+  SET_VECTOR_ELT(out, 1, Rf_ScalarInteger(err));
+  UNPROTECT(1);
+  return out;
+}
 
 /* Starts a run of units [from, to) on `processes` worker processes of the
  * session's pool besides this one (0: in this process alone). Returns NULL,
@@ -380,7 +386,7 @@ SEXP bs_job_start(SEXP xp, SEXP processes, SEXP from, SEXP to, SEXP hook, SEXP t
   const char *dir = (TYPEOF(tmpdir) == STRSXP && XLENGTH(tmpdir) == 1)
                         ? CHAR(STRING_ELT(tmpdir, 0)) : NULL;
   int err = pool_run_map(&job->run, job->run_bytes, p > 0, dir);
-  if (err) return failure(job->run.failure);
+  if (err) return failure(job->run.failure, err);
   job->mapped = 1;
   memcpy(job->run.map, job->arena, job->arena_bytes);
   pool_job_head *h = job->run.head;
@@ -402,7 +408,7 @@ SEXP bs_job_start(SEXP xp, SEXP processes, SEXP from, SEXP to, SEXP hook, SEXP t
     job->groups = (kernel_group *)malloc((size_t)job->n_groups * sizeof(kernel_group));
     if (!job->groups) {
       job_end_run(job);
-      return failure("malloc() of the group table failed");
+      return failure("malloc() of the group table failed", ENOMEM);
     }
   }
   if (pool_job_bind(job->run.map, job->groups, &job->means, &job->table, &job->draws) != 0)
@@ -416,7 +422,7 @@ SEXP bs_job_start(SEXP xp, SEXP processes, SEXP from, SEXP to, SEXP hook, SEXP t
       char why[300];
       snprintf(why, sizeof(why), "%s", job->run.failure);
       job_end_run(job);
-      return failure(why);
+      return failure(why, err);
     }
   }
   return R_NilValue;
@@ -567,7 +573,7 @@ SEXP bs_pool_start(SEXP exe, SEXP workers, SEXP idle_seconds) {
   pool_client *c = session_pool();
   pool_client_stop(c);
   const int err = pool_client_start(c, CHAR(STRING_ELT(exe, 0)), (int)w, idle);
-  if (err) return failure(c->failure);
+  if (err) return failure(c->failure, err);
   return R_NilValue;
 }
 

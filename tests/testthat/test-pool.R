@@ -563,3 +563,41 @@ test_that("the size check counts partial sums and the address-space limit, befor
   expect_match(out$stdout, "address space limit")
   expect_match(out$stdout, "TRUE$")
 })
+
+test_that("a pool that cannot start means a serial run and a one-time message saying why", {
+  skip_if_no_fork()
+  local_parallel()
+  pool_stop()
+  the <- bootscale:::the
+  said <- the$said
+  withr::defer(assign("said", said, envir = the))
+  the$said[["start"]] <- NULL
+  withr::local_options(list(bootscale.pool_helper = file.path(tempdir(), "no-such-helper")))
+  expect_message(x <- bootstrap_means(1:10, n_means = 20000, workers = 2, seed = 1),
+                 "posix_spawn\\(\\) of .*no-such-helper failed: No such file or directory",
+                 class = "bootscale_message_serial")
+  expect_identical(attr(x, "processes"), 1L)
+  expect_silent(y <- bootstrap_means(1:10, n_means = 20000, workers = 2, seed = 1)) # said once
+  expect_identical(x, y)
+  expect_identical(pool_status()$state, "stopped")
+})
+
+test_that("a mapping that cannot be made is a classed error with the call and errno", {
+  skip_on_os(c("windows", "mac", "solaris"))
+  skip_on_cran()
+  skip_if_not_installed("processx")
+  skip_on_valgrind()
+  # the size check is passed by, so that mmap() itself meets the limit
+  code <- paste(
+    "library(bootscale)",
+    "job <- .Call(bootscale:::C_bs_means_job, list(c(1, 2)), list(c(1, 1)), 4e8, 1, 1)",
+    "e <- tryCatch(bootscale:::run_blocks(job, 1L, 0, bootscale:::job_n_blocks(job)), error = function(e) e)",
+    "cat(class(e)[1], e$syscall, e$errno, conditionMessage(e), sep = '|')", sep = "; ")
+  out <- processx::run("sh", c("-c", paste("ulimit -v 3000000;",
+    shQuote(file.path(R.home("bin"), "Rscript")), "-e", shQuote(code))), error_on_status = FALSE)
+  parts <- strsplit(out$stdout, "|", fixed = TRUE)[[1]]
+  expect_identical(parts[1], "bootscale_error_system")
+  expect_identical(parts[2], "mmap()")
+  expect_identical(parts[3], "12") # ENOMEM
+  expect_match(parts[4], "mmap\\(\\) of [0-9]+ bytes failed")
+})
