@@ -601,3 +601,25 @@ test_that("a mapping that cannot be made is a classed error with the call and er
   expect_identical(parts[3], "12") # ENOMEM
   expect_match(parts[4], "mmap\\(\\) of [0-9]+ bytes failed")
 })
+
+test_that("the helper and its workers hold only the descriptors they need", {
+  skip_if_no_fork()
+  skip_on_os(c("mac", "windows", "solaris"))
+  local_parallel()
+  pool_stop()
+  # a descriptor R opens without close-on-exec must not reach the pool
+  f <- withr::local_tempfile()
+  con <- file(f, open = "w")
+  withr::defer(close(con))
+  st <- withCallingHandlers(pool_start(3), # 3 on fewer cores warns; not news here
+    bootscale_warning_oversubscribed = function(w) invokeRestart("muffleWarning"))
+  fds <- function(pid) sort(as.integer(list.files(sprintf("/proc/%d/fd", pid))))
+  expect_identical(fds(st$helper), 0:3)         # /dev/null x 3, the control socket
+  for (i in seq_along(st$pids)) {
+    expect_identical(fds(st$pids[i]), c(0:2, 3L + i)) # /dev/null x 3, its own socket
+  }
+  target <- function(pid, fd) Sys.readlink(sprintf("/proc/%d/fd/%d", pid, fd))
+  expect_identical(target(st$helper, 0L), "/dev/null")
+  expect_match(target(st$helper, 3L), "^socket:")
+  pool_stop()
+})
