@@ -31,7 +31,6 @@
 #'   (with ggplot2).
 #'
 #' Options: `bootscale.workers` (default number of workers),
-#' `bootscale.force_fork` (fork even where parallelly considers it unsafe),
 #' `bootscale.min_parallel_draws` (replaces the cost rule that decides when
 #' the pool pays, by a plain threshold: jobs with fewer draws run serially),
 #' `bootscale.pool_idle` (seconds without a call after which the pool stops;

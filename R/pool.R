@@ -94,8 +94,9 @@ pool_ensure <- function(workers) {
 #' seconds without a call (default 300; 0 for never), and it dies with R.
 #' A forked child of the session ([parallel::mclapply()],
 #' [parallel::mcparallel()], future's multicore) never uses its parent's
-#' pool: it runs serially. Where fork is missing (Windows) or considered
-#' unsafe (see [parallelly::supportsMulticore()]), everything runs serially.
+#' pool: it runs serially. Where fork is missing (Windows), everything runs
+#' serially. The R session itself is never forked, so the pool is safe where
+#' forking R is not (in RStudio, for instance).
 #'
 #' At start the pool measures what a call costs it and what a draw costs
 #' this machine; the cost rule (see `workers` in [bootstrap_means()]) uses
@@ -307,19 +308,14 @@ check_workers <- function(workers, call = rlang::caller_env()) {
   workers
 }
 
-# Whether forking is possible and safe here; a one-time message otherwise.
+# Whether the pool can run here; a one-time message otherwise. Decision:
+# parallelly::supportsMulticore() is no longer asked. It guards against
+# forking the R process (unsafe in RStudio, for instance); the pool never
+# forks R: it spawns a separate program, as system() does, and that program
+# forks itself. Option bootscale.force_fork is therefore no longer needed.
 fork_allowed <- function() {
   if (!.Call(C_bs_fork_available)) {
     once_message("fork", "This platform has no fork(); bootscale runs serially.")
-    return(FALSE)
-  }
-  if (isTRUE(getOption("bootscale.force_fork"))) return(TRUE)
-  if (!parallelly::supportsMulticore()) {
-    once_message(
-      "multicore",
-      c("Forked workers are not considered safe here (for example inside RStudio); bootscale runs serially.",
-        "i" = "Set {.code options(bootscale.force_fork = TRUE)} to fork anyway.")
-    )
     return(FALSE)
   }
   TRUE
