@@ -500,21 +500,6 @@ SEXP bs_job_result(SEXP xp) {
   return res;
 }
 
-/* The means of a complete whole-job run, one vector per group. */
-SEXP bs_job_samples(SEXP xp) {
-  bs_job *job = complete_job(xp);
-  if (job->kind != JOB_MEANS || job->unit_from != 0 || job->unit_to != job->n_units)
-    Rf_error("bootscale internal error: no complete means to split");
-  const int64_t ng = job->n_groups, nm = job->means.n_means;
-  SEXP out = PROTECT(Rf_allocVector(VECSXP, (R_xlen_t)ng));
-  for (int64_t g = 0; g < ng; g++) {
-    SET_VECTOR_ELT(out, (R_xlen_t)g, Rf_allocVector(REALSXP, (R_xlen_t)nm));
-    copy_out(job, REAL(VECTOR_ELT(out, (R_xlen_t)g)), g * nm, nm);
-  }
-  UNPROTECT(1);
-  return out;
-}
-
 /* The summary of a complete whole-job means run, and with keep_samples the
  * means of each group in a vector of its own: each group's means are copied
  * out once, then summarised in place in the run's mapping (the selection of

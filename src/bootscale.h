@@ -12,7 +12,6 @@ SEXP bs_job_info(SEXP job);
 SEXP bs_job_start(SEXP job, SEXP processes, SEXP from, SEXP to, SEXP hook, SEXP tmpdir);
 SEXP bs_job_step(SEXP job, SEXP budget_ms, SEXP wait_ms);
 SEXP bs_job_result(SEXP job);
-SEXP bs_job_samples(SEXP job);
 SEXP bs_job_release(SEXP job);
 SEXP bs_job_summarise(SEXP xp, SEXP n_groups, SEXP probs);
 SEXP bs_job_finish_means(SEXP xp, SEXP n_groups, SEXP probs, SEXP keep_samples);

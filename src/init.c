@@ -15,7 +15,6 @@ static const R_CallMethodDef call_methods[] = {
     CALLDEF(bs_job_start,        6),
     CALLDEF(bs_job_step,         3),
     CALLDEF(bs_job_result,       1),
-    CALLDEF(bs_job_samples,      1),
     CALLDEF(bs_job_release,      1),
     CALLDEF(bs_job_summarise,    3),
     CALLDEF(bs_job_finish_means, 4),

@@ -460,6 +460,7 @@ int pool_helper_main(int argc, char **argv) {
       char buf[64];
       const ssize_t got = recv(ctl, buf, sizeof(buf), MSG_DONTWAIT);
       if (got == 0) break; /* the owner closed or died */
+      if (got < 0 && errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR) break;
       int quit = 0;
       for (ssize_t i = 0; i < got; i++) {
         if (buf[i] == 'B') busy = 1;
@@ -634,9 +635,24 @@ int pool_client_start(pool_client *c, const char *exe, int workers, double idle_
   snprintf(a1, sizeof(a1), "%ld", (long)getpid());
   snprintf(a2, sizeof(a2), "%d", n);
   snprintf(a3, sizeof(a3), "%.3f", idle_seconds);
-  char *argv[] = {(char *)exe, a1, a2, a3, NULL};
+  /* BOOTSCALE_POOL_WRAPPER (tools/valgrind.sh: "valgrind --quiet ..."):
+   * a program the helper runs under, words split on spaces. */
+  char *argv[24];
+  int argc = 0;
+  char wrap[1024] = "";
+  const char *w = getenv("BOOTSCALE_POOL_WRAPPER");
+  if (w && *w) {
+    snprintf(wrap, sizeof(wrap), "%s", w);
+    for (char *tok = strtok(wrap, " "); tok && argc < 19; tok = strtok(NULL, " ")) argv[argc++] = tok;
+  }
+  const char *prog = argc ? argv[0] : exe;
+  argv[argc++] = (char *)exe;
+  argv[argc++] = a1;
+  argv[argc++] = a2;
+  argv[argc++] = a3;
+  argv[argc] = NULL;
   pid_t pid = 0;
-  err = posix_spawn(&pid, exe, &fa, &at, argv, environ);
+  err = posix_spawnp(&pid, prog, &fa, &at, argv, environ);
   posix_spawn_file_actions_destroy(&fa);
   posix_spawnattr_destroy(&at);
   close(child_ctl);
@@ -655,8 +671,9 @@ int pool_client_start(pool_client *c, const char *exe, int workers, double idle_
   }
   c->helper = pid;
   c->owner = getpid();
-  /* The helper reports each worker's pid; a bounded wait for them. */
-  const double end = now_ms() + 5000;
+  /* The helper reports each worker's pid; a bounded wait for them (longer
+   * under a wrapper such as valgrind). */
+  const double end = now_ms() + (w && *w ? 60000 : 5000);
   int known = 0;
   while (known < n) {
     const double left = end - now_ms();
@@ -666,6 +683,7 @@ int pool_client_start(pool_client *c, const char *exe, int workers, double idle_
       snprintf(why, sizeof(why), "%s",
                r == -2 ? c->failure : r == 0 ? "the pool's helper did not answer within 5 s"
                                              : "the pool's helper ended at start-up");
+      /* (the 5 s above: 60 s under a wrapper) */
       pool_client_stop(c);
       snprintf(c->failure, sizeof(c->failure), "%s", why);
       return r == -2 ? EAGAIN : ECHILD;
