@@ -623,3 +623,24 @@ test_that("the helper and its workers hold only the descriptors they need", {
   expect_match(target(st$helper, 3L), "^socket:")
   pool_stop()
 })
+
+test_that("two R sessions have pools of their own", {
+  skip_if_no_fork()
+  skip_on_cran()
+  skip_if_not_installed("processx")
+  skip_if_not_installed("ps")
+  local_parallel()
+  mine <- pool_start(2)
+  out <- processx::run(file.path(R.home("bin"), "Rscript"), c("-e", paste(
+    "library(bootscale); st <- pool_start(2);",
+    "x <- bootstrap_means(1:10, n_means = 20000, workers = 2, seed = 1);",
+    "cat(st$helper, attr(x, 'processes'), Sys.getpid())")))
+  other <- as.integer(strsplit(trimws(out$stdout), " ")[[1]])
+  expect_false(other[1] %in% c(mine$helper, mine$pids))
+  expect_identical(other[2], 2L)
+  now <- pool_status()
+  expect_identical(now[c("state", "helper", "pids")], mine[c("state", "helper", "pids")])
+  Sys.sleep(0.5)
+  # the other session's pool ended with it
+  expect_false(tryCatch(alive(ps::ps_handle(other[1])), error = function(e) FALSE))
+})
