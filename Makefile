@@ -5,10 +5,16 @@
 #   make check-cran       the same with --as-cran (network checks off)
 #   make test             quick testthat run against the installed package
 #   make bench            benchmarks in bench/, results in bench/RESULTS.md
+#                         (BOOTSCALE_BENCH_SCALE=0.1 make bench: a smoke run, report in a temp file)
 #   make ctest            pure C tests of src/ without R, under ASan + UBSan (tests/ctest)
 #   make fuzz             libFuzzer on alias + kernel for FUZZ_SECONDS (60); installs clang if missing
 #   make valgrind         testthat suite under valgrind; log in valgrind/valgrind.log, summary printed
 #   make soak             1000 parallel calls in one R session; fails if fds, maps, children or RSS grow
+#   make lint             lintr (.lintr) over the R code, clang-format (.clang-format) over the C;
+#                         fails on any finding (bash tools/lint.sh --fix applies clang-format)
+#   make coverage         line coverage of R/ and src/ by the tests (covr); totals for R and C
+#   make site             pkgdown site in docs/ (_pkgdown.yml), then headless Chromium opens the
+#                         home page and the bootstrap_mean reference; fails on a broken page or link
 
 R ?= R
 RSCRIPT ?= Rscript
@@ -16,7 +22,8 @@ DATA ?=
 FUZZ_SECONDS ?= 60
 SOAK_LIB ?= /tmp/lib-soak
 
-.PHONY: setup install demo test check check-cran bench docs clean ctest fuzz valgrind soak
+.PHONY: setup install demo test check check-cran bench docs clean ctest fuzz valgrind soak \
+        lint coverage site
 
 setup:
 	bash tools/setup.sh
@@ -43,7 +50,7 @@ docs:
 	$(RSCRIPT) -e 'roxygen2::roxygenise()'
 
 clean:
-	rm -rf check valgrind bootscale.Rcheck bootscale_*.tar.gz src/*.o src/*.so
+	rm -rf check valgrind bootscale.Rcheck bootscale_*.tar.gz src/*.o src/*.so coverage docs site-check
 
 ctest:
 	$(MAKE) -C tests/ctest run
@@ -60,3 +67,16 @@ soak: setup
 	$(R) CMD INSTALL --no-multiarch --library=$(SOAK_LIB) . > $(SOAK_LIB)/install.log 2>&1 || \
 	  { tail -n 30 $(SOAK_LIB)/install.log; exit 1; }
 	MALLOC_MMAP_THRESHOLD_=131072 R_LIBS=$(SOAK_LIB) $(RSCRIPT) tools/soak.R
+
+lint: setup
+	bash tools/setup.sh lint
+	bash tools/lint.sh
+
+coverage: setup
+	bash tools/setup.sh coverage
+	$(RSCRIPT) tools/coverage.R coverage
+
+site: setup
+	bash tools/setup.sh site
+	$(RSCRIPT) tools/site.R docs
+	$(RSCRIPT) tools/site-check.R docs

@@ -7,7 +7,8 @@
 # both sides of a ratio alike.
 #
 # Needs: bootscale attached, `input` (bench_input()), `n_means` (per year),
-# `time_once()`, `fmt_*()` and `md_table()` from bench/run.R.
+# `time_once()` and `internal()` (bench/harness.R), `fmt_*()` and
+# `md_table()` (bench/report.R); bench/cases-pool.R provides them.
 
 pool_bench_rounds <- 9
 
@@ -60,7 +61,8 @@ bench_pool_chapter <- function() {
   small <- paired(chapter_job)
   ballast <- numeric(1.1e8) # 880 MB, every page touched by the zero-fill
   ballast[seq(1, length(ballast), by = 512)] <- 1
-  rss <- bootscale:::process_rss(Sys.getpid())
+  rss_of <- internal("process_rss") # harness.R: internals through one accessor
+  rss <- if (is.null(rss_of)) NA_real_ else rss_of(Sys.getpid())
   big <- paired(chapter_job)
   rm(ballast)
   invisible(gc())

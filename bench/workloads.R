@@ -1,6 +1,6 @@
-# The data and the workloads under test, shared by bench/run.R (timings) and
-# bench/peak-memory.R (one workload per fresh R process), so that both
-# measure exactly the same code.
+# The data and the workloads under test, shared by the case groups
+# (bench/cases-*.R, timings) and bench/peak-memory.R (one workload per fresh R
+# process), so that both measure exactly the same code.
 #
 # The workload is the chapter's: for each year 2010-2020, `n_means` means of
 # 100 values drawn from the year's log2 size bins (BytesLog2) with
@@ -96,7 +96,8 @@ workloads <- list(
   # Diagnostic: the internal C engine alone (job build, kernel, result),
   # without bootstrap_mean()'s argument checks and R-side summaries.
   bootscale_engine = function(input, n_means, workers) {
-    engine <- get("means_engine", asNamespace("bootscale"))
+    engine <- internal("means_engine")
+    if (is.null(engine)) stop("bootscale has no internal means_engine() any more")
     engine(lapply(input$x, as.double), lapply(input$p, as.double), n_means,
            bench_sample_size, workers, 1)
   },

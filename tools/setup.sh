@@ -33,10 +33,43 @@ setup_fuzz() {
   fuzz_toolchain_ok || { echo "setup: clang cannot build a libFuzzer target" >&2; return 1; }
 }
 
-if [ "${1:-}" = "fuzz" ]; then
-  setup_fuzz
-  exit 0
-fi
+# `bash tools/setup.sh lint|coverage|site` sets up only the developer tools
+# of `make lint` (lintr, clang-format), `make coverage` (covr) or `make site`
+# (pkgdown, headless Chromium). Debian's packages only: the default set-up
+# (make demo, make check) never needs them.
+setup_tools() {
+  local what=$1 debs="" bins="" rpkgs="" missing="" p
+  case "$what" in
+    lint) debs="r-cran-lintr clang-format"; rpkgs="lintr"; bins="clang-format" ;;
+    coverage) debs="r-cran-covr"; rpkgs="covr" ;;
+    site) debs="r-cran-pkgdown chromium"; rpkgs="pkgdown"; bins="chromium" ;;
+  esac
+  for p in $rpkgs; do
+    Rscript --vanilla -e "quit(status = !requireNamespace('$p', quietly = TRUE))" \
+      >/dev/null 2>&1 || missing="yes"
+  done
+  for p in $bins; do command -v "$p" >/dev/null 2>&1 || missing="yes"; done
+  if [ -z "$missing" ]; then
+    echo "setup: the tools of make $what are installed"
+    return 0
+  fi
+  local sudo=""
+  if [ "$(id -u)" -ne 0 ]; then sudo="sudo"; fi
+  echo "setup: apt-get install $debs (for make $what)"
+  $sudo apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends $debs
+}
+
+case "${1:-}" in
+  fuzz)
+    setup_fuzz
+    exit 0
+    ;;
+  lint | coverage | site)
+    setup_tools "$1"
+    exit 0
+    ;;
+esac
 
 # R packages the package needs (Imports), its tests/vignettes (Suggests) and
 # the developer tools (roxygen2), plus the peers the benchmarks compare with.
