@@ -214,7 +214,8 @@ check_result_size <- function(n, bytes_each, what, extra = 0, call = rlang::call
     left <- if (which == "cgroup") lim$cgroup else lim$address_space / 2
     abort_bs(
       c("{what} must fit in memory.",
-        "x" = "It needs {format(bytes / 2^30, digits = 3)} GiB; this process's {which} limit leaves {format(left / 2^30, digits = 3)} GiB."),
+        "x" = paste("It needs {format(bytes / 2^30, digits = 3)} GiB; this process's {which}",
+                    "limit leaves {format(left / 2^30, digits = 3)} GiB.")),
       "too_large", call = call
     )
   }

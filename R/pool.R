@@ -61,7 +61,8 @@ pool_ensure <- function(workers) {
   grow <- if (isTRUE(st[[1]])) max(workers, length(st[[4]]) + 1L) else workers
   exe <- pool_helper_path()
   if (!nzchar(exe)) {
-    once_message("helper", "bootscale's pool helper program is not installed; bootscale runs serially.")
+    once_message("helper",
+                 "bootscale's pool helper program is not installed; bootscale runs serially.")
     return(FALSE)
   }
   t0 <- Sys.time()
@@ -164,7 +165,8 @@ process_rss <- function(pid) {
   if (file.exists(f)) {
     line <- grep("^VmRSS:", tryCatch(readLines(f, warn = FALSE), error = function(e) ""),
                  value = TRUE)
-    if (length(line)) return(as.numeric(sub("^VmRSS:[[:space:]]*([0-9]+) kB.*$", "\\1", line)) * 1024)
+    kb <- sub("^VmRSS:[[:space:]]*([0-9]+) kB.*$", "\\1", line)
+    if (length(line)) return(as.numeric(kb) * 1024)
   }
   if (requireNamespace("ps", quietly = TRUE)) {
     rss <- tryCatch(ps::ps_memory_info(ps::ps_handle(pid))[["rss"]], error = function(e) NA_real_)
@@ -458,7 +460,8 @@ memory_limits <- function(others = TRUE) {
   if (!is.na(c_lim[[2]])) {
     status <- tryCatch(readLines("/proc/self/status", warn = FALSE), error = function(e) "")
     vm <- grep("^VmSize:", status, value = TRUE)
-    used <- if (length(vm)) as.numeric(sub("^VmSize:[[:space:]]*([0-9]+) kB.*$", "\\1", vm)) * 1024 else 0
+    kb <- sub("^VmSize:[[:space:]]*([0-9]+) kB.*$", "\\1", vm)
+    used <- if (length(vm)) as.numeric(kb) * 1024 else 0
     address_space <- c_lim[[2]] - used
   }
   list(physical = phys, cgroup = cgroup, address_space = address_space)

@@ -103,7 +103,9 @@ bench_pool_overhead <- function(rounds = 21, batch = 20) {
   pool_start(2)
   tiny <- function(w) {
     withr::with_options(list(bootscale.min_parallel_draws = 0), {
-      for (i in seq_len(batch)) x <- bootstrap_means(1:10, n_means = 2048, sample_size = 1, workers = w, seed = i)
+      for (i in seq_len(batch)) {
+        x <- bootstrap_means(1:10, n_means = 2048, sample_size = 1, workers = w, seed = i)
+      }
     })
     attr(x, "processes")
   }
@@ -113,7 +115,8 @@ bench_pool_overhead <- function(rounds = 21, batch = 20) {
     for (w in order) t[w] <- time_once(function() tiny(w))$elapsed
     (t[2] - t[1]) / batch
   }, numeric(1))
-  list(rows = data.frame(case = "per-call overhead on a tiny job (2 blocks) forced onto the pool, over serial",
+  case <- "per-call overhead on a tiny job (2 blocks) forced onto the pool, over serial"
+  list(rows = data.frame(case = case,
                          `median (ms)` = fmt_ms(stats::median(d)),
                          `range (ms)` = paste(fmt_ms(range(d)), collapse = " - "),
                          target = "<= 0.2 ms", check.names = FALSE),
@@ -131,7 +134,7 @@ bench_pool_faults <- function() {
     as.numeric(stat[10]) # minflt
   }
   if (!file.exists("/proc/self/stat")) {
-    return(list(rows = data.frame(case = "page faults", faults = "n/a (no /proc)", check.names = FALSE)))
+    return(list(rows = data.frame(case = "page faults", faults = "n/a (no /proc)")))
   }
   ballast <- numeric(1.25e7)
   ballast[seq(1, length(ballast), by = 512)] <- 1
@@ -168,16 +171,20 @@ bench_pool_all <- function() {
   lines <- c(
     "## Issue 12: the persistent pool (fork server)",
     "",
-    sprintf("Medians of %d paired rounds (1 and 2 workers back to back, order alternating; the ratio per round).",
-            pool_bench_rounds),
+    sprintf(paste("Medians of %d paired rounds (1 and 2 workers back to back, order alternating;",
+                  "the ratio per round)."), pool_bench_rounds),
     "",
     if (!is.null(speed)) md_table(speed),
     ""
   )
   for (name in c("startup", "overhead", "faults")) {
-    lines <- c(lines, md_table(out[[name]]$rows), "", if (!is.null(out[[name]]$note)) c(out[[name]]$note, ""))
+    note <- out[[name]]$note
+    lines <- c(lines, md_table(out[[name]]$rows), "", if (!is.null(note)) c(note, ""))
   }
   errs <- Filter(function(o) "error" %in% names(o$rows), out)
-  if (length(errs)) lines <- c(lines, paste("- failed:", vapply(errs, function(o) paste(o$rows$case, o$rows$error), "")), "")
+  if (length(errs)) {
+    what <- vapply(errs, function(o) paste(o$rows$case, o$rows$error), "")
+    lines <- c(lines, paste("- failed:", what), "")
+  }
   lines
 }

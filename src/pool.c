@@ -57,17 +57,33 @@ void pool_job_block(const pool_job_head *h, const kernel_means_job *means,
 /* No fork: only runs in this process, in memory from calloc. */
 int pool_available(void) { return 0; }
 void pool_child_exit(int status) { (void)status; }
-int pool_worker_loop(int sock, pid_t helper) { (void)sock; (void)helper; return 1; }
-int pool_helper_main(int argc, char **argv) { (void)argc; (void)argv; return 1; }
+int pool_worker_loop(int sock, pid_t helper) {
+  (void)sock;
+  (void)helper;
+  return 1;
+}
+int pool_helper_main(int argc, char **argv) {
+  (void)argc;
+  (void)argv;
+  return 1;
+}
 void pool_client_init(pool_client *c) { memset(c, 0, sizeof(*c)); }
 int pool_client_start(pool_client *c, const char *exe, int workers, double idle_seconds) {
-  (void)exe; (void)workers; (void)idle_seconds;
+  (void)exe;
+  (void)workers;
+  (void)idle_seconds;
   snprintf(c->failure, sizeof(c->failure), "fork() is not available");
   return ENOSYS;
 }
 void pool_client_stop(pool_client *c) { (void)c; }
-int pool_client_alive(pool_client *c) { (void)c; return 0; }
-void pool_run_init(pool_run *r) { memset(r, 0, sizeof(*r)); r->fd = -1; }
+int pool_client_alive(pool_client *c) {
+  (void)c;
+  return 0;
+}
+void pool_run_init(pool_run *r) {
+  memset(r, 0, sizeof(*r));
+  r->fd = -1;
+}
 int pool_run_map(pool_run *r, size_t bytes, int shared, const char *tmpdir) {
   (void)tmpdir;
   pool_run_init(r);
@@ -82,11 +98,18 @@ int pool_run_map(pool_run *r, size_t bytes, int shared, const char *tmpdir) {
   r->head = (pool_job_head *)r->map;
   return 0;
 }
-int pool_run_send(pool_client *c, pool_run *r, int used) { (void)c; (void)r; (void)used; return ENOSYS; }
+int pool_run_send(pool_client *c, pool_run *r, int used) {
+  (void)c;
+  (void)r;
+  (void)used;
+  return ENOSYS;
+}
 int64_t pool_run_progress(const pool_run *r) { return r->head ? r->head->completed : 0; }
 pool_state pool_run_step(pool_client *c, pool_run *r, pool_block_fn self_fn, void *ctx,
                          double budget_ms, int wait_ms) {
-  (void)c; (void)budget_ms; (void)wait_ms;
+  (void)c;
+  (void)budget_ms;
+  (void)wait_ms;
   if (r->state != POOL_RUNNING) return (pool_state)r->state;
   pool_job_head *h = r->head;
   unsigned char *marks = (unsigned char *)r->map + h->marks;
@@ -100,7 +123,11 @@ pool_state pool_run_step(pool_client *c, pool_run *r, pool_block_fn self_fn, voi
   if (h->completed == h->end - h->first) r->state = POOL_DONE;
   return (pool_state)r->state;
 }
-void pool_run_discard(pool_run *r, size_t offset, size_t len) { (void)r; (void)offset; (void)len; }
+void pool_run_discard(pool_run *r, size_t offset, size_t len) {
+  (void)r;
+  (void)offset;
+  (void)len;
+}
 void pool_run_release(pool_client *c, pool_run *r) {
   (void)c;
   free(r->map);
@@ -449,7 +476,8 @@ int pool_helper_main(int argc, char **argv) {
       if (left < wait) wait = left < 0 ? 0 : left;
     }
 #ifdef __linux__
-    struct timespec ts = {(time_t)(wait / 1e3), (long)((wait - (double)(time_t)(wait / 1e3) * 1e3) * 1e6)};
+    struct timespec ts = {(time_t)(wait / 1e3),
+                          (long)((wait - (double)(time_t)(wait / 1e3) * 1e3) * 1e6)};
     const int r = ppoll(&p, 1, &ts, &old); /* SIGCHLD only while waiting: no lost wake-up */
 #else
     sigprocmask(SIG_SETMASK, &old, NULL);
@@ -643,7 +671,8 @@ int pool_client_start(pool_client *c, const char *exe, int workers, double idle_
   const char *w = getenv("BOOTSCALE_POOL_WRAPPER");
   if (w && *w) {
     snprintf(wrap, sizeof(wrap), "%s", w);
-    for (char *tok = strtok(wrap, " "); tok && argc < 19; tok = strtok(NULL, " ")) argv[argc++] = tok;
+    for (char *tok = strtok(wrap, " "); tok && argc < 19; tok = strtok(NULL, " "))
+      argv[argc++] = tok;
   }
   const char *prog = argc ? argv[0] : exe;
   argv[argc++] = (char *)exe;
@@ -681,8 +710,9 @@ int pool_client_start(pool_client *c, const char *exe, int workers, double idle_
     if (r <= 0 || r == -2) {
       char why[256];
       snprintf(why, sizeof(why), "%s",
-               r == -2 ? c->failure : r == 0 ? "the pool's helper did not answer within 5 s"
-                                             : "the pool's helper ended at start-up");
+               r == -2  ? c->failure
+               : r == 0 ? "the pool's helper did not answer within 5 s"
+                        : "the pool's helper ended at start-up");
       /* (the 5 s above: 60 s under a wrapper) */
       pool_client_stop(c);
       snprintf(c->failure, sizeof(c->failure), "%s", why);
@@ -699,7 +729,8 @@ static void drain_answers(pool_client *c, int i) {
   while (c->pending[i] > 0) {
     const ssize_t got = recv(c->fd[i], buf, sizeof(buf), MSG_DONTWAIT);
     if (got <= 0) {
-      if (got == 0 || (errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR)) c->broken = 1;
+      if (got == 0 || (errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR))
+        c->broken = 1;
       return;
     }
     c->pending[i] -= (int)got;
@@ -728,8 +759,10 @@ int pool_client_alive(pool_client *c) {
   if (poll(p, (nfds_t)c->n, 0) > 0)
     for (int i = 0; i < c->n; i++) {
       if (!p[i].revents) continue;
-      if (c->pending[i] > 0) drain_answers(c, i);
-      else c->broken = 1; /* nothing was asked: end of file */
+      if (c->pending[i] > 0)
+        drain_answers(c, i);
+      else
+        c->broken = 1; /* nothing was asked: end of file */
       if (p[i].revents & (POLLHUP | POLLERR)) c->broken = 1;
     }
   for (int i = 0; i < c->n; i++)
@@ -847,8 +880,9 @@ int pool_run_send(pool_client *c, pool_run *r, int used) {
       __atomic_store_n(&r->head->next, r->head->end, __ATOMIC_RELEASE);
       r->used = i;
       c->broken = 1;
-      snprintf(r->failure, sizeof(r->failure), "sending the job to worker %d (pid %ld) failed: %s",
-               i + 1, (long)c->pid[i], strerror(err));
+      snprintf(r->failure, sizeof(r->failure),
+               "sending the job to worker %d (pid %ld) failed: %s", i + 1, (long)c->pid[i],
+               strerror(err));
       r->state = POOL_FAILED;
       return err;
     }
@@ -1014,8 +1048,8 @@ void pool_run_discard(pool_run *r, size_t offset, size_t len) {
   const size_t to = (offset + len) / page * page;
   if (to <= from) return;
 #if defined(__linux__) && defined(FALLOC_FL_PUNCH_HOLE)
-  if (r->shared &&
-      fallocate(r->fd, FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE, (off_t)from, (off_t)(to - from)) == 0)
+  if (r->shared && fallocate(r->fd, FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE, (off_t)from,
+                             (off_t)(to - from)) == 0)
     return;
 #endif
 #ifdef MADV_REMOVE

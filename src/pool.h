@@ -94,8 +94,8 @@ typedef struct {
   /* blocks [first, end) of n_blocks are run */
   int64_t n_blocks, first, end;
   uint64_t groups, table, marks, out, partials; /* offsets */
-  _Alignas(64) int64_t next;      /* next block to hand out */
-  _Alignas(64) int64_t completed; /* blocks finished */
+  _Alignas(64) int64_t next;                    /* next block to hand out */
+  _Alignas(64) int64_t completed;               /* blocks finished */
   _Alignas(64) char end_of_head;
 } pool_job_head;
 
@@ -132,7 +132,7 @@ int pool_helper_main(int argc, char **argv);
 /* ---- owner side --------------------------------------------------------- */
 
 typedef struct {
-  pid_t owner;  /* the process that started it; 0 when not running */
+  pid_t owner; /* the process that started it; 0 when not running */
   pid_t helper;
   int ctl;
   int n; /* worker processes (workers - 1) */
@@ -161,7 +161,7 @@ int pool_client_alive(pool_client *c);
 typedef struct {
   void *map;
   size_t bytes;
-  int fd;        /* the memfd, -1 for a private mapping */
+  int fd; /* the memfd, -1 for a private mapping */
   int shared;
   pool_job_head *head;
   int used;      /* worker processes the job was sent to */

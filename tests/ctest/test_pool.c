@@ -202,8 +202,8 @@ CTEST(test_pool_results_equal_serial) {
         CHECK(prun_make(&p, &m, 1, self ? POOL_HOOK_NONE : POOL_HOOK_SLEEP, -1, 0), "map");
         CHECK(pool_run_send(&c, &p.run, workers - 1) == 0, "send: %s", p.run.failure);
         const pool_state st = drive(&c, &p, 30);
-        CHECK(st == POOL_DONE, "shape %d, %d workers, self %d: state %d (%s)", s, workers, self,
-              (int)st, p.run.failure);
+        CHECK(st == POOL_DONE, "shape %d, %d workers, self %d: state %d (%s)", s, workers,
+              self, (int)st, p.run.failure);
         if (st == POOL_DONE)
           CHECK(memcmp((char *)p.run.map + p.off_out, serial,
                        (size_t)(2 * m.job.n_means) * sizeof(double)) == 0,
@@ -241,7 +241,8 @@ CTEST(test_pool_long_parts_any_order) {
   kernel_means_reduce(&m.job, 0, 6, rev);
   CHECK(fwd && memcmp(fwd, rev, sizeof(rev)) == 0, "parts in reverse order change the bits");
   /* plausible means: values 0..39 (group 0) and 1..40 (group 1) */
-  for (int i = 0; fwd && i < 6; i++) CHECK(fwd[i] > 0 && fwd[i] < 41, "mean %d is %g", i, fwd[i]);
+  for (int i = 0; fwd && i < 6; i++)
+    CHECK(fwd[i] > 0 && fwd[i] < 41, "mean %d is %g", i, fwd[i]);
   free(fwd);
   pjob_free(&m);
 }

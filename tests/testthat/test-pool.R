@@ -200,7 +200,9 @@ test_that("a worker failure message says what happened", {
   withr::local_options(list(bootscale.test_hook = list(action = "exit3", block = 1),
                             cli.progress_show_after = Inf))
   expect_snapshot(bootstrap_means(1:10, n_means = 20000, workers = 2, seed = 1), error = TRUE,
-                  transform = function(x) gsub("worker [0-9]+ \\(pid [0-9]+\\)", "worker <n> (pid <pid>)", x))
+                  transform = function(x) {
+                    gsub("worker [0-9]+ \\(pid [0-9]+\\)", "worker <n> (pid <pid>)", x)
+                  })
 })
 
 test_that("200 parallel calls leave fds, mappings and children unchanged", {
@@ -230,8 +232,8 @@ test_that("200 parallel calls leave fds, mappings and children unchanged", {
 # Starts Rscript on `lines` after `prelude` (by default: the worker of block
 # 1 sleeps for a minute), and returns the process once it has started the
 # run.
-start_run <- function(lines, env = parent.frame(),
-                      prelude = "options(bootscale.test_hook = list(action = 'sleep', block = 1, seconds = 60))") {
+sleep_hook <- "options(bootscale.test_hook = list(action = 'sleep', block = 1, seconds = 60))"
+start_run <- function(lines, env = parent.frame(), prelude = sleep_hook) {
   script <- withr::local_tempfile(fileext = ".R", .local_envir = env)
   writeLines(c(
     "library(bootscale)",
@@ -380,8 +382,8 @@ test_that("run_blocks() slices concatenate to the whole result", {
     r <- slices(means, c(1, 4, 5, 9), w)
     expect_identical(r$n, 10) # 5 blocks of 1024 means per group
     expect_identical(r$joined, r$whole)
-    expect_identical(r$whole, c(bootstrap_means(c(1, 2, 3), c(1, 1, 2), 5000, 17, seed = 3, workers = 1),
-                                bootscale:::run_blocks(means(), 1L, 5, 10)))
+    one <- bootstrap_means(c(1, 2, 3), c(1, 1, 2), 5000, 17, seed = 3, workers = 1)
+    expect_identical(r$whole, c(one, bootscale:::run_blocks(means(), 1L, 5, 10)))
     r <- slices(long, c(2, 3), w)
     expect_identical(r$n, 5) # one unit per replicate
     expect_identical(r$joined, r$whole)
@@ -424,7 +426,8 @@ test_that("a helper killed during a call is a classed error, and the next call w
                 bootscale_error_worker = function(e) e)
   killer$wait(5000)
   expect_s3_class(e, "bootscale_error_worker")
-  expect_match(conditionMessage(e), "helper process \\(pid [0-9]+\\) was killed by signal 9|worker 1")
+  expect_match(conditionMessage(e),
+               "helper process \\(pid [0-9]+\\) was killed by signal 9|worker 1")
   expect_identical(pool_status()$state, "stopped")
   withr::local_options(list(bootscale.test_hook = NULL))
   x <- bootstrap_means(1:10, n_means = 20000, workers = 2, seed = 1)
@@ -510,8 +513,8 @@ test_that("results for a seed are those of version 0.1.0", {
     expect_identical(tabulate(s), c(13406L, 26809L, 39775L, 53028L, 66982L))
     d <- data.frame(g = rep(1:2, each = 3), v = c(1, 2, 3, 10, 20, 30), w = c(1, 1, 2, 1, 3, 1))
     b <- bootstrap_mean(d, v, w, .by = g, n_means = 2000, seed = 7, workers = w)
-    expect_identical(sprintf("%.17g", unlist(b[, c("estimate", "std.error", "conf.low", "conf.high")],
-                                              use.names = FALSE)),
+    cols <- c("estimate", "std.error", "conf.low", "conf.high")
+    expect_identical(sprintf("%.17g", unlist(b[, cols], use.names = FALSE)),
                      c("2.2501199999999999", "20.014099999999999", "0.085032351786982874",
                        "0.62661592204226546", "2.0800000000000001", "18.800000000000001",
                        "2.4100000000000001", "21.300000000000001"))
@@ -556,8 +559,10 @@ test_that("the size check counts partial sums and the address-space limit, befor
   # result both need address space, so it is refused at once
   out <- processx::run("sh", c("-c", paste(
     "ulimit -v 3000000;", shQuote(file.path(R.home("bin"), "Rscript")), "-e",
-    shQuote(paste("library(bootscale); t <- system.time(e <- tryCatch(bootstrap_means(1:3, n_means = 2e8),",
-                  "error = function(e) e)); cat(class(e)[1], conditionMessage(e), t[['elapsed']] < 5)")))),
+    shQuote(paste("library(bootscale);",
+                  "t <- system.time(e <- tryCatch(bootstrap_means(1:3, n_means = 2e8),",
+                  "error = function(e) e));",
+                  "cat(class(e)[1], conditionMessage(e), t[['elapsed']] < 5)")))),
     error_on_status = FALSE)
   expect_match(out$stdout, "bootscale_error_too_large")
   expect_match(out$stdout, "address space limit")
@@ -591,7 +596,8 @@ test_that("a mapping that cannot be made is a classed error with the call and er
   code <- paste(
     "library(bootscale)",
     "job <- .Call(bootscale:::C_bs_means_job, list(c(1, 2)), list(c(1, 1)), 4e8, 1, 1)",
-    "e <- tryCatch(bootscale:::run_blocks(job, 1L, 0, bootscale:::job_n_blocks(job)), error = function(e) e)",
+    "n <- bootscale:::job_n_blocks(job)",
+    "e <- tryCatch(bootscale:::run_blocks(job, 1L, 0, n), error = function(e) e)",
     "cat(class(e)[1], e$syscall, e$errno, conditionMessage(e), sep = '|')", sep = "; ")
   out <- processx::run("sh", c("-c", paste("ulimit -v 3000000;",
     shQuote(file.path(R.home("bin"), "Rscript")), "-e", shQuote(code))), error_on_status = FALSE)
