@@ -20,11 +20,12 @@
 #' * **BLAS threads**: [blas_info()], [blas_threads()],
 #'   [with_blas_threads()], [blas_scaling()]; keep BLAS threads times
 #'   workers within the cores.
-#' * **Use every core, and measure it**: `workers =` runs a fork-based pool
-#'   whose results are bit-identical for any number of workers
-#'   ([default_workers()]); [scaling_benchmark()] measures speedup against
-#'   workers and fits Amdahl's law ([amdahl_fit()]), or, with `scaling =
-#'   "weak"`, the scaled speedup and Gustafson's law ([gustafson_fit()]).
+#' * **Use every core, and measure it**: `workers =` runs on a persistent
+#'   pool of forked workers ([pool_start()], [default_workers()]) whose
+#'   results are bit-identical for any number of workers;
+#'   [scaling_benchmark()] measures speedup against workers and fits
+#'   Amdahl's law ([amdahl_fit()]), or, with `scaling = "weak"`, the scaled
+#'   speedup and Gustafson's law ([gustafson_fit()]).
 #' * **Profile before you optimize**: `vignette("scaling")` reads `Rprof()`
 #'   of the chapter's R pipeline against bootscale's with `summaryRprof()`.
 #' * **Look, do not only read**: `autoplot()` methods for the results of
@@ -32,9 +33,10 @@
 #'   (with ggplot2).
 #'
 #' Options: `bootscale.workers` (default number of workers),
-#' `bootscale.force_fork` (fork even where parallelly considers it unsafe),
 #' `bootscale.min_parallel_draws` (replaces the cost rule that decides when
-#' forking pays, by a plain threshold: jobs with fewer draws run serially).
+#' the pool pays, by a plain threshold: jobs with fewer draws run serially),
+#' `bootscale.pool_idle` (seconds without a call after which the pool stops;
+#' default 300, 0 for never).
 #'
 #' Tutorials: `vignette("bootscale")` (get started), `vignette("scaling")`
 #' (processors and parallelism) and `vignette("memory")` (memory and

@@ -16,9 +16,14 @@
 #' @section Random numbers and determinism:
 #' The generator is xoshiro256++ (Blackman and Vigna), with one stream per
 #' block of 1024 replicates: its state is filled by SplitMix64 from a key
-#' hashed from (`seed`, group, block). A block's numbers therefore never
-#' depend on which worker computes it, so the same `seed` gives bit-identical
-#' results for any `workers`.
+#' hashed from (`seed`, group, block). When `sample_size` exceeds 65536,
+#' every replicate is cut instead into parts of at most 2^22 draws, each
+#' with its own keyed stream, and a replicate's sum is the sum of its parts
+#' in part order (so that long replicates spread over the workers). A
+#' block's numbers therefore never depend on which process computes it, so
+#' the same `seed` gives bit-identical results for any `workers`. With
+#' `seed = NULL` one seed is drawn from R's RNG, so [set.seed()] reproduces
+#' the call and `.Random.seed` advances the same way whatever `workers` is.
 #'
 #' With `seed = NULL` the seed is drawn from R's RNG: two [sample.int()]
 #' draws (26 and 27 bits) make one whole number uniform on 0 to 2^53 - 1, so
@@ -38,14 +43,16 @@
 #' @param n_means Number of bootstrap replicates, a whole number >= 1.
 #' @param sample_size Values drawn per replicate, a whole number from 1 to
 #'   4.5e15 (the engine's limit; the chapter uses 100).
-#' @param workers Number of forked worker processes, between 1 and 256.
-#'   Defaults to `getOption("bootscale.workers")`, else
-#'   [parallelly::availableCores()]. A job runs in this process whatever
-#'   `workers` says when forking would not save at least 10 % (a draw costs
-#'   about 1.5 ns, a worker about 2.4 ms plus 0.03 ms per MB of this
-#'   session's resident memory, so two workers pay from about 15 million
-#'   draws in a 70 MB session and 30 million at 200 MB); where fork is
-#'   missing or unsafe the work runs serially with a one-time message.
+#' @param workers Number of processes, this R session included, between 1
+#'   and 256; they come from the persistent worker pool (see
+#'   [pool_start()]). Defaults to `getOption("bootscale.workers")`, else
+#'   [default_workers()]. A job runs in this process alone whatever
+#'   `workers` says when the pool is not predicted to save at least 10 %:
+#'   the cost of a draw and of a call on the pool are measured in the
+#'   session (see [pool_status()]), so jobs of about a millisecond of work
+#'   or more go parallel on a running pool and tiny jobs stay serial. Where
+#'   fork is missing or unsafe the work runs serially with a one-time
+#'   message.
 #' @param seed `NULL` (draw one from R's RNG) or a whole number with
 #'   `|seed| <= 2^53`; see the section "Random numbers and determinism".
 #' @param method `"resample"` (the default) draws `sample_size` values per
@@ -64,13 +71,15 @@
 #'   or the step `h` of the lattice `a + h * k` the values lie on (within
 #'   `sqrt(.Machine$double.eps) * h`).
 #' @return A double vector of `n_means` bootstrap means, with attributes
-#'   `seed` (the seed used), `rng` (the generator's name) and `method`.
+#'   `processes` (how many processes computed it), `seed` (the seed used),
+#'   `rng` (the generator's name) and `method`.
 #' @seealso [bootstrap_mean()] for data frames and groups.
 #' @export
 #' @examples
 #' m <- bootstrap_means(0:40, weights = dpois(0:40, 12), n_means = 1000, seed = 1)
 #' c(mean = mean(m), sd = sd(m))
-#' identical(m, bootstrap_means(0:40, dpois(0:40, 12), 1000, workers = 2, seed = 1))
+#' m2 <- bootstrap_means(0:40, dpois(0:40, 12), 1000, workers = 2, seed = 1)
+#' identical(c(m), c(m2)) # the same numbers; attribute processes may differ
 #'
 #' # The same distribution, one lookup per replicate:
 #' e <- bootstrap_means(0:40, dpois(0:40, 12), 1000, seed = 1, method = "exact")
@@ -88,7 +97,7 @@ bootstrap_means <- function(x, weights = NULL, n_means = 1000, sample_size = 100
   if (method == "exact") {
     return(exact_means(x, weights, n_means, sample_size, workers, seed, lattice))
   }
-  check_result_size(n_means, 8, "The bootstrap means")
+  check_result_size(n_means, 8, "The bootstrap means", extra = partial_bytes(n_means, sample_size))
   seed <- check_seed(seed)
   res <- means_engine(list(x), list(weights), n_means, sample_size, workers, seed)
   structure(res, seed = seed, rng = rng_name, method = "resample")
@@ -108,7 +117,7 @@ means_engine <- function(values, weights, n_means, sample_size, workers, seed,
 #' The chapter's `bootstrap_byteslog2_mean()` for any data frame: within
 #' each group, [bootstrap_means()] of `value` weighted by `weight`, summarised
 #' as an estimate with a standard error and a percentile interval. All groups
-#' run as one job on the worker pool.
+#' run as one job, on the worker pool when it pays.
 #'
 #' @param .data A data frame or tibble; a `dplyr::group_by()` result is
 #'   grouped by its grouping columns.
@@ -163,7 +172,8 @@ means_engine <- function(values, weights, n_means, sample_size, workers, seed,
 #'   `NA`. Grouping columns named like one of these columns are an error of
 #'   class `bootscale_error_bad_by` (rename them first), as are grouping
 #'   columns that are lists, data frames or matrices. Attributes `seed` and
-#'   `rng` record the random numbers used, `method` the method.
+#'   `rng` record the random numbers used, `method` the method, `processes`
+#'   how many processes computed them.
 #'
 #'   With `method = "exact"` the same columns are computed exactly (see
 #'   [exact_distribution()]): `mc.error` is 0, and `n_means` counts the
@@ -240,16 +250,18 @@ bootstrap_mean <- function(.data, value, weight = NULL, .by = NULL, n_means = 10
                              sample_size, c(alpha, 1 - alpha), keep_samples, workers, seed,
                              lattice))
   }
-  check_result_size(n_groups * n_means, 8, "The bootstrap means")
+  check_result_size(n_groups * n_means, 8, "The bootstrap means",
+                    extra = partial_bytes(n_groups * n_means, sample_size))
   seed <- check_seed(seed)
   # mean, sd and the percentile interval per group, in C, read where the
-  # means are (after a forked run: the workers' shared mapping, not a copy),
-  # the quantiles by selection rather than sorting.
+  # means are (the run's mapping, shared with the workers: no copy), the
+  # quantiles by selection rather than sorting; the samples are copied once,
+  # group by group, into their final vectors, and the mapping's pages are
+  # given back as it goes.
   summarise <- function(job) {
-    list(
-      stats = .Call(C_bs_job_summarise, job, as.double(n_groups), c(alpha, 1 - alpha)),
-      samples = if (keep_samples) job_result(job)
-    )
+    res <- .Call(C_bs_job_finish_means, job, as.double(n_groups), c(alpha, 1 - alpha),
+                 keep_samples)
+    list(stats = res[[1]], samples = res[[2]])
   }
   done <- means_engine(unname(values), unname(weights), n_means, sample_size, workers, seed,
                        finish = summarise)
@@ -265,12 +277,13 @@ bootstrap_mean <- function(.data, value, weight = NULL, .by = NULL, n_means = 10
     n_means = rep(as.integer(n_means), n_groups)
   ))
   if (keep_samples) {
-    out$samples <- lapply(seq_len(n_groups), function(j) res[seq_len(n_means) + (j - 1) * n_means])
+    out$samples <- res
   }
   out <- tibble::new_tibble(out, nrow = n_groups, class = "bootscale_bootstrap")
   attr(out, "seed") <- seed
   attr(out, "rng") <- rng_name
   attr(out, "method") <- "resample"
+  attr(out, "processes") <- attr(done, "processes")
   out
 }
 

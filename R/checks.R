@@ -185,14 +185,34 @@ check_group_columns <- function(data, cols, call = rlang::caller_env()) {
 }
 
 # Refuses results that would not fit in memory before anything is allocated.
-check_result_size <- function(n, bytes_each, what, call = rlang::caller_env()) {
-  bytes <- n * bytes_each
-  phys <- .Call(C_bs_physical_memory)
-  limit <- if (is.na(phys)) 2^48 else phys
-  if (n > 2^52 || bytes > limit) {
+# Refuses, before any work, a result that cannot fit: `n * bytes_each +
+# extra` bytes resident at the peak (what the engine really allocates: the
+# run's mapping is given back as the result is copied out, so the two do not
+# add up, but long replicates keep partial sums, passed as `extra`) against
+# what this process may use: physical memory, the cgroup's limit less its
+# use, and the address-space limit (RLIMIT_AS) less what is mapped, where
+# the mapping and the result both count in full.
+check_result_size <- function(n, bytes_each, what, extra = 0, call = rlang::caller_env()) {
+  bytes <- n * bytes_each + extra
+  # the cgroup's and the address space's figures are read (files, about
+  # 0.1 ms) only for results that could matter to them
+  lim <- memory_limits(others = bytes > 2^26)
+  limit <- lim$physical
+  if (bytes > limit || n > 2^52) {
     abort_bs(
       c("{what} must fit in memory.",
         "x" = "It needs {format(bytes / 2^30, digits = 3)} GiB; this machine has {format(limit / 2^30, digits = 3)} GiB."),
+      "too_large", call = call
+    )
+  }
+  over <- c(cgroup = bytes > lim$cgroup, "address space" = 2 * bytes > lim$address_space)
+  if (any(over)) {
+    which <- names(over)[over][1]
+    left <- if (which == "cgroup") lim$cgroup else lim$address_space / 2
+    abort_bs(
+      c("{what} must fit in memory.",
+        "x" = paste("It needs {format(bytes / 2^30, digits = 3)} GiB; this process's {which}",
+                    "limit leaves {format(left / 2^30, digits = 3)} GiB.")),
       "too_large", call = call
     )
   }

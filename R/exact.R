@@ -278,6 +278,8 @@ exact_mean_groups <- function(keys, values, weights, rows, n_means, sample_size,
   attr(out, "seed") <- seed
   attr(out, "rng") <- rng_name
   attr(out, "method") <- "exact"
+  # the distributions are computed here; only replicates use the pool
+  attr(out, "processes") <- if (keep_samples) attr(res, "processes") else 1L
   out
 }
 

@@ -1,34 +1,254 @@
-# Running a job: serially in this process, or on the fork pool in src/pool.c.
+# Running a job: in this process, or on the session's worker pool
+# (src/pool.h: a helper program, started once, forks persistent workers).
 #
-# A job is an external pointer made by C (alias tables and the result).
-# run_job() decides serial or parallel by the cost rule below, drives the
-# pool from R so that interrupts and the cli progress bar work naturally, and
-# releases the job with on.exit(): an error, an interrupt or a failed worker
-# leaves no child process, no mapping and no memory behind.
+# A job is an external pointer made by C (alias tables and parameters).
+# run_job() decides how many processes by the cost rule below, makes sure
+# the pool is up, and drives the run from R, working as one of the workers
+# between its interrupt checks and progress updates. on.exit() releases
+# the run: an error, an interrupt or a failed worker leaves no mapping and
+# no stray child (the pool's own processes stay, and are stopped by
+# pool_stop(), at R's exit or after the idle time).
 
-# Cost rule. A draw costs about 1.5 ns (1 ns with pair tables, 2 ns
-# without); a worker costs its fork() and exit, which copy and free the page
-# tables of the whole session. Measured on a 2-core machine, a forced
-# 2-worker call on a tiny job cost 7.5 ms more than serial in a 71 MB session,
-# 28 ms at 321 MB, 58 ms at 821 MB and 115 ms at 1821 MB: per worker about
-# 2.4 ms plus 0.031 ms per MB of the session's resident memory. plan_workers() picks the
-# number of workers w that minimises draws * 1.5 ns / w + w * cost, and runs
-# serially unless that saves at least 10 %. Setting
-# options(bootscale.min_parallel_draws = n) replaces the model by a plain
-# threshold: jobs of n draws or more use every worker.
-draw_seconds <- 1.5e-9
-worker_seconds <- function(rss_mb) 2.4e-3 + 3.1e-5 * rss_mb
+the <- new.env(parent = emptyenv())
 
-# Resident memory of this R session in MB (Linux; elsewhere a typical 200).
-session_rss_mb <- function() {
-  statm <- tryCatch(readLines("/proc/self/statm", warn = FALSE), error = function(e) "")
-  pages <- suppressWarnings(as.numeric(strsplit(statm, " ", fixed = TRUE)[[1]][2]))
-  if (length(pages) != 1 || is.na(pages)) 200 else pages * 4096 / 2^20
+.onLoad <- function(libname, pkgname) {
+  the$session_pid <- Sys.getpid()
+  # The pool stops at R's exit (it would anyway: the helper sees its
+  # control socket close and dies with R), and when the package unloads.
+  reg.finalizer(the, function(e) pool_stop_quietly(), onexit = TRUE)
 }
 
+.onUnload <- function(libpath) pool_stop_quietly()
+
+pool_stop_quietly <- function() {
+  if (!forked_child()) try(.Call(C_bs_pool_stop), silent = TRUE)
+  invisible()
+}
+
+# ---- the pool -------------------------------------------------------------
+
+pool_helper_path <- function() {
+  # an internal option, for tests of a helper that cannot start
+  getOption("bootscale.pool_helper") %||%
+    system.file(paste0("bin", Sys.getenv("R_ARCH")), "bootscale-pool", package = "bootscale")
+}
+
+# A forked child of the session (mclapply(), mcparallel(), future's
+# multicore) inherits the parent's pool descriptors but must never drive
+# the parent's pool: it runs serially. Decision: rather than start a pool
+# of its own, since forked children usually already fill the cores.
+forked_child <- function() {
+  !is.null(the$session_pid) && !identical(the$session_pid, Sys.getpid())
+}
+
+pool_idle_seconds <- function() {
+  idle <- getOption("bootscale.pool_idle", 300)
+  ok <- is.numeric(idle) && length(idle) == 1 && !is.na(idle) && idle >= 0
+  if (!ok) {
+    abort_bs(c("Option {.code bootscale.pool_idle} must be a number of seconds >= 0.",
+               "x" = "It is {describe(idle)}."), "bad_option")
+  }
+  idle
+}
+
+# Makes sure the pool can run `workers` processes (this one included);
+# FALSE when it cannot (no fork, a forked child, or a failure to start,
+# said once).
+pool_ensure <- function(workers) {
+  if (forked_child() || !fork_allowed()) return(FALSE)
+  st <- .Call(C_bs_pool_status)
+  if (isTRUE(st[[1]]) && length(st[[4]]) + 1L >= workers) return(TRUE)
+  grow <- if (isTRUE(st[[1]])) max(workers, length(st[[4]]) + 1L) else workers
+  exe <- pool_helper_path()
+  if (!nzchar(exe)) {
+    once_message("helper",
+                 "bootscale's pool helper program is not installed; bootscale runs serially.")
+    return(FALSE)
+  }
+  t0 <- Sys.time()
+  err <- .Call(C_bs_pool_start, exe, as.double(grow), as.double(pool_idle_seconds()))
+  if (!is.null(err)) {
+    msg <- err[[1]]
+    once_message("start", c("The worker pool could not start, so bootscale runs serially.",
+                            "x" = "{msg}."))
+    return(FALSE)
+  }
+  the$start_ms <- as.numeric(Sys.time() - t0, units = "secs") * 1e3
+  the$started <- (the$started %||% 0) + 1
+  calibrate_pool()
+  TRUE
+}
+
+#' The worker pool
+#'
+#' bootscale runs parallel work on a pool of worker processes that stays
+#' between calls: a small helper program installed with the package is
+#' started once (on the first call that wants more than one worker, or by
+#' `pool_start()`) and forks the workers; the R session works as one of
+#' them. The workers share nothing of the R session's memory, so a call
+#' costs the same in a small or a large session, and a crashing worker is
+#' an R error (class `bootscale_error_worker`), never a lost session; the
+#' pool is rebuilt at the next call.
+#'
+#' The pool grows when a call asks for more workers than it has. It stops
+#' with `pool_stop()`, when R exits, after `getOption("bootscale.pool_idle")`
+#' seconds without a call (default 300; 0 for never), and it dies with R.
+#' A forked child of the session ([parallel::mclapply()],
+#' [parallel::mcparallel()], future's multicore) never uses its parent's
+#' pool: it runs serially. Where fork is missing (Windows), everything runs
+#' serially. The R session itself is never forked, so the pool is safe where
+#' forking R is not (in RStudio, for instance).
+#'
+#' At start the pool measures what a call costs it and what a draw costs
+#' this machine; the cost rule (see `workers` in [bootstrap_means()]) uses
+#' these measurements.
+#'
+#' @param workers Number of processes, this R session included (so
+#'   `workers - 1` are started), between 1 and 256; default
+#'   [default_workers()]. With 1 the pool is stopped.
+#' @return `pool_start()` and `pool_stop()` return `pool_status()`
+#'   invisibly. `pool_status()` returns a list: `state` (`"running"` or
+#'   `"stopped"`), `workers` (processes, this one included), `helper` (the
+#'   helper's pid), `pids` (the workers' pids), `calls` (jobs the pool has
+#'   run since it started), `memory` (resident memory of the helper and its
+#'   workers in bytes, `NA` where it cannot be read), `idle_seconds`,
+#'   `call_ms` and `ns_per_draw` (the measurements of the cost rule).
+#' @export
+#' @examples
+#' \donttest{
+#' pool_start(2)
+#' str(pool_status())
+#' m <- bootstrap_means(1:10, n_means = 1e5, workers = 2, seed = 1)
+#' attr(m, "processes")
+#' pool_stop()
+#' }
+pool_start <- function(workers = NULL) {
+  workers <- check_workers(workers)
+  if (workers < 2L) {
+    pool_stop()
+  } else if (!pool_ensure(workers)) {
+    abort_bs("The worker pool cannot run here; bootscale runs serially.", "no_pool")
+  }
+  invisible(pool_status())
+}
+
+#' @rdname pool_start
+#' @export
+pool_stop <- function() {
+  if (!forked_child()) .Call(C_bs_pool_stop)
+  invisible(pool_status())
+}
+
+#' @rdname pool_start
+#' @export
+pool_status <- function() {
+  st <- .Call(C_bs_pool_status)
+  running <- isTRUE(st[[1]]) && !forked_child()
+  pids <- if (running) st[[4]] else integer()
+  helper <- if (running) st[[3]] else NA_integer_
+  list(
+    state = if (running) "running" else "stopped",
+    workers = if (running) length(pids) + 1L else 1L,
+    helper = helper,
+    pids = pids,
+    calls = if (running) st[[5]] else 0,
+    memory = if (running) sum(vapply(c(helper, pids), process_rss, numeric(1))) else 0,
+    idle_seconds = pool_idle_seconds(),
+    call_ms = the$call_ms %||% NA_real_,
+    ns_per_draw = the$ns_per_draw %||% NA_real_
+  )
+}
+
+# Resident memory of a process in bytes: /proc, else ps, else NA.
+process_rss <- function(pid) {
+  f <- sprintf("/proc/%d/status", pid)
+  if (file.exists(f)) {
+    line <- grep("^VmRSS:", tryCatch(readLines(f, warn = FALSE), error = function(e) ""),
+                 value = TRUE)
+    kb <- sub("^VmRSS:[[:space:]]*([0-9]+) kB.*$", "\\1", line)
+    if (length(line)) return(as.numeric(kb) * 1024)
+  }
+  if (requireNamespace("ps", quietly = TRUE)) {
+    rss <- tryCatch(ps::ps_memory_info(ps::ps_handle(pid))[["rss"]], error = function(e) NA_real_)
+    return(as.numeric(rss))
+  }
+  NA_real_
+}
+
+# ---- the cost rule --------------------------------------------------------
+
+# A job runs on w processes when that is predicted to save at least 10 %:
+# serial time = draws x (ns per draw), parallel = serial / w + the cost of a
+# call on the pool (+ starting it, when it is not running with w). Both
+# costs are measured in this session, not assumed: ns per draw on first
+# need (a job of 2^18 draws, about half a millisecond), a call's cost when
+# the pool starts (calibrate_pool()), the start-up itself when it happens.
+# Until the pool has started once, its start-up is taken as 5 ms.
+# options(bootscale.min_parallel_draws = n) replaces the rule by a plain
+# threshold: jobs of n draws or more use every worker.
+ns_per_draw <- function() {
+  if (is.null(the$ns_per_draw)) {
+    job <- .Call(C_bs_means_job, list(as.double(1:65)), list(rep(1, 65)), 256, 1024, 1)
+    on.exit(.Call(C_bs_job_release, job))
+    t0 <- as.numeric(Sys.time())
+    for (i in 1:3) run_blocks_on(job, 1L, 0, 1)
+    t <- (as.numeric(Sys.time()) - t0) / 3
+    the$ns_per_draw <- max(0.2, t / (256 * 1024) * 1e9)
+  }
+  the$ns_per_draw
+}
+
+# Cost of a call on the pool over the same call in this process: median of
+# a few near-empty jobs that the workers alone run (a no-op test hook keeps
+# this process from taking their blocks), minus the serial ones.
+calibrate_pool <- function() {
+  st <- .Call(C_bs_pool_status)
+  w <- length(st[[4]]) + 1L
+  job <- .Call(C_bs_means_job, list(c(1, 2)), list(c(1, 1)), 1024 * w, 1, 1)
+  on.exit(.Call(C_bs_job_release, job))
+  n <- .Call(C_bs_job_info, job)[[4]]
+  time_it <- function(p) {
+    vapply(1:9, function(i) {
+      t0 <- as.numeric(Sys.time()) # microseconds; proc.time() counts milliseconds
+      run_blocks_on(job, p, 0, n, hook = c(0, -1, 0))
+      as.numeric(Sys.time()) - t0
+    }, numeric(1))
+  }
+  par <- stats::median(time_it(w))
+  ser <- stats::median(time_it(1L))
+  the$call_ms <- max(0, par - ser) * 1e3
+  ns_per_draw()
+  invisible(the$call_ms)
+}
+
+pool_has <- function(workers) {
+  st <- .Call(C_bs_pool_status)
+  isTRUE(st[[1]]) && length(st[[4]]) + 1L >= workers
+}
+
+plan_workers <- function(workers, n_draws, n_blocks, running = NULL) {
+  if (!is.null(getOption("bootscale.test_hook"))) return(max(2L, workers))
+  workers <- as.integer(min(workers, n_blocks))
+  if (workers < 2L) return(1L)
+  threshold <- getOption("bootscale.min_parallel_draws")
+  if (!is.null(threshold)) return(if (n_draws >= threshold) workers else 1L)
+  serial <- n_draws * ns_per_draw() / 1e6 # ms
+  call_ms <- the$call_ms %||% 0.1
+  start_ms <- the$start_ms %||% 5
+  # the cheapest estimate first: tiny jobs return here at once
+  if (serial < 2 * call_ms) return(1L)
+  w <- seq_len(workers)
+  if (is.null(running)) running <- vapply(w, function(k) k == 1L || pool_has(k), logical(1))
+  predicted <- serial / w + ifelse(w > 1, call_ms + ifelse(running, 0, start_ms), 0)
+  best <- which.min(predicted)
+  if (predicted[best] > 0.9 * serial) 1L else as.integer(best)
+}
+
+# ---- cores and workers ----------------------------------------------------
+
 available_cores <- function() {
-  # parallelly::availableCores() takes about 10 ms; remember it for as long
-  # as the settings it reads stay the same.
+  # parallelly::availableCores() takes milliseconds; remember it for as
+  # long as the settings it reads stay the same.
   key <- paste(getOption("mc.cores", ""), Sys.getenv(c("_R_CHECK_LIMIT_CORES_", "MC_CORES",
     "SLURM_CPUS_PER_TASK", "PBS_NUM_PPN", "NSLOTS", "R_PARALLELLY_AVAILABLECORES_FALLBACK")),
     collapse = "|")
@@ -42,8 +262,9 @@ available_cores <- function() {
 #' Default number of workers
 #'
 #' `getOption("bootscale.workers")` when set, else
-#' [parallelly::availableCores()], which honours cgroups, Slurm,
-#' `mc.cores` and `_R_CHECK_LIMIT_CORES_`.
+#' [parallelly::availableCores()] (remembered while the settings it reads
+#' stay the same), which honours cgroups, Slurm, `mc.cores` and
+#' `_R_CHECK_LIMIT_CORES_`.
 #'
 #' @return A whole number, at least 1.
 #' @export
@@ -61,13 +282,9 @@ default_workers <- function() {
         "bad_workers"
       )
     }
+    return(max(1L, as.integer(w)))
   }
-  if (is.null(w)) {
-    w <- min(parallelly::availableCores(omit = 0L), 256L)  # the pool's maximum
-    limit <- Sys.getenv("_R_CHECK_LIMIT_CORES_", "")
-    if (nzchar(limit) && !identical(tolower(limit), "false")) w <- min(w, 2L)
-  }
-  max(1L, as.integer(w))
+  max(1L, min(as.integer(available_cores()), 256L)) # 256: the pool's maximum
 }
 
 check_workers <- function(workers, call = rlang::caller_env()) {
@@ -93,35 +310,29 @@ check_workers <- function(workers, call = rlang::caller_env()) {
   workers
 }
 
-# Whether forking is possible and safe here; a one-time message otherwise.
+# Whether the pool can run here; a one-time message otherwise. Decision:
+# parallelly::supportsMulticore() is no longer asked. It guards against
+# forking the R process (unsafe in RStudio, for instance); the pool never
+# forks R: it spawns a separate program, as system() does, and that program
+# forks itself. Option bootscale.force_fork is therefore no longer needed.
 fork_allowed <- function() {
   if (!.Call(C_bs_fork_available)) {
     once_message("fork", "This platform has no fork(); bootscale runs serially.")
     return(FALSE)
   }
-  if (isTRUE(getOption("bootscale.force_fork"))) return(TRUE)
-  if (!parallelly::supportsMulticore()) {
-    once_message(
-      "multicore",
-      c("Forked workers are not considered safe here (for example inside RStudio); bootscale runs serially.",
-        "i" = "Set {.code options(bootscale.force_fork = TRUE)} to fork anyway.")
-    )
-    return(FALSE)
-  }
   TRUE
 }
 
-the <- new.env(parent = emptyenv())
-
-once_message <- function(id, msg) {
+once_message <- function(id, msg, .envir = parent.frame()) {
   if (isTRUE(the$said[[id]])) return(invisible())
   the$said[[id]] <- TRUE
-  cli::cli_inform(msg, class = "bootscale_message_serial")
+  cli::cli_inform(msg, class = "bootscale_message_serial", .envir = .envir)
 }
 
 # Internal test hooks: options(bootscale.test_hook = list(action = "segv",
 # block = 1, seconds = 0)) makes the worker that takes that block (1-based)
-# misbehave. Not for users.
+# misbehave; this process then leaves every block to the workers. Not for
+# users.
 hook_actions <- c(segv = 1, kill = 2, exit0 = 3, exit3 = 4, sleep = 5)
 
 test_hook <- function() {
@@ -132,86 +343,136 @@ test_hook <- function() {
 
 `%||%` <- function(x, y) if (is.null(x)) y else x
 
-plan_workers <- function(workers, n_draws, n_blocks, rss_mb = NULL) {
-  if (!is.null(getOption("bootscale.test_hook"))) return(max(2L, workers))
-  workers <- as.integer(min(workers, n_blocks))
-  if (workers < 2L) return(1L)
-  threshold <- getOption("bootscale.min_parallel_draws")
-  if (!is.null(threshold)) return(if (n_draws >= threshold) workers else 1L)
-  serial <- n_draws * draw_seconds
-  if (serial < 2 * worker_seconds(0)) return(1L)
-  if (is.null(rss_mb)) rss_mb <- session_rss_mb()
-  w <- seq_len(workers)
-  predicted <- serial / w + ifelse(w > 1, w * worker_seconds(rss_mb), 0)
-  best <- which.min(predicted)
-  if (predicted[best] > 0.9 * serial) 1L else as.integer(best)
-}
+# ---- running a job --------------------------------------------------------
 
-# Runs a job to the end and returns finish(job): by default its result
-# vector. After a forked run finish() runs while the workers are still
-# exiting (their teardown takes milliseconds); C_bs_job_summarise reads the
-# means straight from the shared mapping, without copying them.
-run_job <- function(job, workers, n_draws, call = rlang::caller_env(),
-                    finish = job_result) {
+# Runs a job to the end and returns finish(job) (by default its result
+# vector) with attribute `processes`: the processes that ran it.
+# C_bs_job_summarise reads the means in place; C_bs_job_result copies them
+# out of the run's mapping, giving its pages back as it goes.
+run_job <- function(job, workers, n_draws, call = rlang::caller_env(), finish = job_result) {
   on.exit(.Call(C_bs_job_release, job), add = TRUE)
   info <- .Call(C_bs_job_info, job)
-  n_blocks <- info[[1]]
-  used <- plan_workers(workers, n_draws, n_blocks)
-  if (used > 1L && fork_allowed()) {
-    run_forked(job, used, n_blocks, call)
-  } else {
-    run_serial(job, n_blocks, n_draws)
-  }
-  finish(job)
+  used <- plan_workers(workers, n_draws, info[[1]])
+  if (used > 1L && !pool_ensure(used)) used <- 1L
+  run_blocks_on(job, used, 0, info[[4]], call = call)
+  res <- finish(job)
+  attr(res, "processes") <- used
+  res
 }
 
 job_result <- function(job) .Call(C_bs_job_result, job)
 
-# Serial runs go in chunks of about 0.1 s so that Ctrl-C and the progress
-# bar stay responsive.
-run_serial <- function(job, n_blocks, n_draws) {
-  per_block <- n_draws / max(1, n_blocks)
-  chunk <- max(1, floor(5e7 / max(1, per_block)))
-  if (chunk >= n_blocks) {
-    .Call(C_bs_job_run, job, 0, n_blocks)
-    return(invisible())
+# For the cluster backend: runs only units ("blocks" there) [from, to)
+# (0-based, half-open) of a job made by C_bs_means_job or C_bs_draws_job,
+# on the pool when `workers` > 1 (and the pool can run), and returns their
+# slice of the result: units map to contiguous output in unit order, so
+# slices of consecutive ranges concatenate to the whole result. The job is
+# not released (more ranges may follow); its finalizer releases it.
+run_blocks <- function(job, workers, from, to, call = rlang::caller_env()) {
+  n <- job_n_blocks(job)
+  ok <- is.numeric(from) && is.numeric(to) && length(from) == 1 && length(to) == 1 &&
+    !is.na(from) && !is.na(to) && from == trunc(from) && to == trunc(to) &&
+    from >= 0 && from <= to && to <= n
+  if (!ok) {
+    abort_bs(c("{.arg from} and {.arg to} must be whole numbers with 0 <= from <= to <= {n}.",
+               "x" = "They are {describe(from)} and {describe(to)}."), "bad_range", call = call)
   }
-  bar <- cli::cli_progress_bar("Resampling", total = n_blocks, auto_terminate = FALSE,
-                                 .auto_close = FALSE)
-  on.exit(cli::cli_progress_done(id = bar), add = TRUE)
-  from <- 0
-  while (from < n_blocks) {
-    to <- min(n_blocks, from + chunk)
-    .Call(C_bs_job_run, job, from, to)
-    from <- to
-    cli::cli_progress_update(set = from, id = bar)
-  }
-  invisible()
+  info <- .Call(C_bs_job_info, job)
+  used <- plan_workers(workers, info[[6]] * (to - from) / max(1, n), (to - from) * info[[5]])
+  if (used > 1L && !pool_ensure(used)) used <- 1L
+  run_blocks_on(job, used, from, to, call = call)
+  res <- .Call(C_bs_job_result, job)
+  attr(res, "processes") <- used
+  res
 }
 
-run_forked <- function(job, workers, n_blocks, call) {
-  .Call(C_bs_job_fork, job, as.double(workers), test_hook())
+# Units of a job: what run_blocks() counts in.
+job_n_blocks <- function(job) .Call(C_bs_job_info, job)[[4]]
+
+# Runs units [from, to) on `used` processes (1: this one alone), with a
+# progress bar for long runs; the run stays in the job until released.
+run_blocks_on <- function(job, used, from, to, call = rlang::caller_env(), hook = test_hook()) {
+  if (used < 2L) hook <- NULL
+  err <- .Call(C_bs_job_start, job, as.double(used - 1L), as.double(from), as.double(to),
+               hook, tempdir())
+  if (!is.null(err)) {
+    # e.g. "mmap() of 8 bytes failed: Cannot allocate memory": the failing
+    # call and the system's reason, and the errno value as a field
+    msg <- err[[1]]
+    abort_bs(c("The job could not be set up, so there is no result.", "x" = "{msg}."),
+             "system", errno = err[[2]], syscall = sub("^([a-z_0-9]+\\(\\)).*$", "\\1", msg),
+             call = call)
+  }
+  n_blocks <- (to - from) * .Call(C_bs_job_info, job)[[5]]
   bar <- NULL
   repeat {
-    st <- .Call(C_bs_job_wait, job, 100)
+    # About 20 ms of this process's own work between looks at interrupts,
+    # the workers and the progress bar.
+    st <- .Call(C_bs_job_step, job, 20, 100)
     if (st[[1]] == 1L) {
       if (!is.null(bar)) cli::cli_progress_update(set = n_blocks, id = bar) # ends at 100 %
       break
     }
     if (st[[1]] == 2L) {
+      .Call(C_bs_pool_stop) # rebuilt at the next call
       abort_bs(
         c("A worker failed, so there is no result.",
           "x" = "{st[[3]]}.",
-          "i" = "No partial result is returned; all workers were stopped."),
+          "i" = "No partial result is returned; the pool is restarted at the next call."),
         "worker", call = call
       )
     }
     if (is.null(bar)) {
       bar <- cli::cli_progress_bar("Resampling", total = n_blocks, auto_terminate = FALSE,
-                                 .auto_close = FALSE)
+                                   .auto_close = FALSE)
       on.exit(cli::cli_progress_done(id = bar), add = TRUE)
     }
     cli::cli_progress_update(set = st[[2]], id = bar)
   }
   invisible()
 }
+
+# What this process may use, in bytes (Inf where there is no limit or it
+# cannot be read): physical memory; the cgroup's memory limit less its
+# current use (cgroup v2, else v1); the address-space limit (RLIMIT_AS)
+# less the address space mapped now.
+memory_limits <- function(others = TRUE) {
+  c_lim <- .Call(C_bs_memory_limits)
+  phys <- if (is.na(c_lim[[1]])) 2^48 else c_lim[[1]]
+  if (!others) return(list(physical = phys, cgroup = Inf, address_space = Inf))
+  read_num <- function(f) {
+    v <- tryCatch(suppressWarnings(as.numeric(readLines(f, n = 1, warn = FALSE))),
+                  error = function(e) NA_real_)
+    if (length(v) != 1 || is.na(v)) NA_real_ else v
+  }
+  cgroup <- Inf
+  for (pair in list(c("/sys/fs/cgroup/memory.max", "/sys/fs/cgroup/memory.current"),
+                    c("/sys/fs/cgroup/memory/memory.limit_in_bytes",
+                      "/sys/fs/cgroup/memory/memory.usage_in_bytes"))) {
+    if (file.exists(pair[1])) {
+      max <- read_num(pair[1]) # "max" reads as NA: no limit
+      used <- read_num(pair[2])
+      if (!is.na(max) && max < 2^60) cgroup <- max - (if (is.na(used)) 0 else used)
+      break
+    }
+  }
+  address_space <- Inf
+  if (!is.na(c_lim[[2]])) {
+    status <- tryCatch(readLines("/proc/self/status", warn = FALSE), error = function(e) "")
+    vm <- grep("^VmSize:", status, value = TRUE)
+    kb <- sub("^VmSize:[[:space:]]*([0-9]+) kB.*$", "\\1", vm)
+    used <- if (length(vm)) as.numeric(kb) * 1024 else 0
+    address_space <- c_lim[[2]] - used
+  }
+  list(physical = phys, cgroup = cgroup, address_space = address_space)
+}
+
+# Bytes of partial sums a means job keeps beside its result: long
+# replicates (sample_size > 65536) in more than one part of 2^22 draws keep
+# 16 bytes per part (and the run's mapping one done mark per block).
+partial_bytes <- function(n, sample_size) {
+  if (sample_size <= 65536) return(n / 1024) # marks
+  parts <- ceiling(sample_size / 4194304)
+  n * parts * (if (parts > 1) 17 else 1)
+}
+

@@ -14,12 +14,14 @@
 #' @param prob Non-negative finite weights, one per element of `x`, at least
 #'   one positive; `NULL` for equal weights. Weights need not sum to one and
 #'   may be as large as the largest double.
-#' @param workers Number of forked workers for large `size`; see
-#'   [default_workers()]. Small jobs always run in this process.
+#' @param workers Number of processes for large `size`, as in
+#'   [bootstrap_means()]; see [default_workers()]. Small jobs always run in
+#'   this process.
 #' @param seed `NULL` (draw a seed from R's RNG, so [set.seed()] reproduces
 #'   the call) or a whole number.
 #' @return A vector like `x` (same type, levels and attributes as `x[i]`
-#'   gives) of length `size`, with attributes `seed` and `rng` removed.
+#'   gives) of length `size`, plus the attribute `processes`: the number of
+#'   processes that drew it (see [pool_start()]).
 #' @seealso [bootstrap_means()] for the fused bootstrap of means.
 #' @export
 #' @examples
@@ -36,8 +38,10 @@ wsample <- function(x, size, prob = NULL, workers = NULL, seed = NULL) {
   workers <- check_workers(workers)
   check_result_size(size, 4 + 8, "The sample")
   seed <- check_seed(seed)
-  if (size == 0) return(x[0])
+  if (size == 0) return(structure(x[0], processes = 1L))
   job <- .Call(C_bs_draws_job, prob, size, seed)
   idx <- run_job(job, workers, n_draws = size)
-  x[idx]
+  out <- x[idx]
+  attr(out, "processes") <- attr(idx, "processes")
+  out
 }

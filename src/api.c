@@ -12,6 +12,9 @@
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
+#if !defined(_WIN32)
+#include <sys/resource.h>
+#endif
 
 #include <R.h>
 #include <Rinternals.h>
@@ -25,37 +28,57 @@
 
 typedef enum { JOB_MEANS = 1, JOB_DRAWS = 2 } job_kind;
 
+/* A job: its inputs in one arena laid out by offset as the workers see them
+ * (pool_job_head, group records, cells or the alias table), built once; and
+ * at most one run at a time, in a mapping of its own (shared with the pool,
+ * or private for a run in this process) holding a copy of the arena, the
+ * done marks, the output and the partial sums. */
 typedef struct {
   job_kind kind;
-  int64_t n_blocks;
-  /* means */
-  int64_t n_groups;
-  kernel_group *groups;
-  kernel_cell **cell_mem; /* one allocation per group (cells then cells2) */
-  kernel_means_job means;
-  /* draws */
-  alias_table table;
-  void *table_mem;
-  kernel_draws_job draws;
-  /* result */
+  void *arena;
+  size_t arena_bytes;
+  int64_t n_groups, paired;
+  int64_t n_blocks, n_units, bpu; /* blocks, output units, blocks per unit */
   R_xlen_t out_length;
-  size_t out_bytes;
-  int forked;
-  int64_t serial_blocks; /* blocks run in this process by bs_job_run */
-  pool_t pool;
+  size_t elt; /* bytes per result element */
+  size_t off_out, off_partials, run_bytes;
+  /* the current run, over units [unit_from, unit_to) */
+  pool_run run;
+  int mapped, complete, processes;
+  int64_t unit_from, unit_to;
+  kernel_group *groups; /* bound to the run's mapping */
+  kernel_means_job means;
+  alias_table table;
+  kernel_draws_job draws;
 } bs_job;
 
 static const char *job_tag = "bootscale_job";
 
+/* The pool of this R session (see src/pool.h); one per process that
+ * started it. */
+static pool_client the_pool;
+static int the_pool_ready = 0;
+
+static pool_client *session_pool(void) {
+  if (!the_pool_ready) {
+    pool_client_init(&the_pool);
+    the_pool_ready = 1;
+  }
+  return &the_pool;
+}
+
+static void job_end_run(bs_job *job) {
+  if (job->mapped) pool_run_release(job->run.shared ? session_pool() : NULL, &job->run);
+  job->mapped = 0;
+  job->complete = 0;
+  free(job->groups);
+  job->groups = NULL;
+}
+
 static void job_free(bs_job *job) {
   if (!job) return;
-  pool_release(&job->pool);
-  if (job->cell_mem) {
-    for (int64_t g = 0; g < job->n_groups; g++) free(job->cell_mem[g]);
-    free(job->cell_mem);
-  }
-  free(job->groups);
-  free(job->table_mem);
+  job_end_run(job);
+  free(job->arena);
   free(job);
 }
 
@@ -78,7 +101,7 @@ static bs_job *job_get(SEXP xp) {
 static SEXP job_new(bs_job **out) {
   bs_job *job = (bs_job *)calloc(1, sizeof(bs_job));
   if (!job) Rf_error("cannot allocate a bootscale job");
-  pool_init(&job->pool);
+  pool_run_init(&job->run);
   SEXP xp = PROTECT(R_MakeExternalPtr(job, Rf_install(job_tag), R_NilValue));
   R_RegisterCFinalizerEx(xp, job_finalizer, TRUE);
   UNPROTECT(1);
@@ -96,33 +119,32 @@ static uint64_t seed_bits(SEXP seed) {
   return (uint64_t)(int64_t)scalar_real(seed, "seed");
 }
 
-/* Builds one group's cells (and pair cells when eligible) into one block of
- * memory. Returns NULL with *msg set on failure; frees its own scratch. */
-static kernel_cell *group_build(kernel_group *grp, const double *x, const double *w,
-                                int64_t k, const char **msg) {
-  const int paired = kernel_pair_eligible(k, w);
+static size_t round64(size_t n) { return (n + 63) / 64 * 64; }
+static size_t round_page(size_t n) { return (n + 4095) / 4096 * 4096; }
+
+/* Builds one group's cells (and pair cells when eligible) into `cells`
+ * (k + k2 of them, k2 from kernel_pair_eligible). Returns 0, or -1 with
+ * *msg set; frees its own scratch. */
+static int group_build(kernel_cell *cells, const double *x, const double *w, int64_t k,
+                       int paired, const char **msg) {
   const int64_t k2 = paired ? k * k : 0;
   const int64_t kmax = paired ? k2 : k;
-  kernel_cell *cells = (kernel_cell *)malloc((size_t)(k + k2) * sizeof(kernel_cell));
   void *tab = malloc(alias_table_bytes(kmax));
   int32_t *work = (int32_t *)malloc((size_t)kmax * sizeof(int32_t));
   double *w2 = paired ? (double *)malloc((size_t)k2 * 2 * sizeof(double)) : NULL;
-  if (!cells || !tab || !work || (paired && !w2)) {
+  int ok = 0;
+  if (!tab || !work || (paired && !w2)) {
     *msg = "cannot allocate memory for the alias tables";
-    goto fail;
+    goto out;
   }
   alias_table t;
   alias_init(&t, k, tab);
   alias_status s = alias_build(&t, w, work);
   if (s != ALIAS_OK) {
     *msg = alias_status_message(s);
-    goto fail;
+    goto out;
   }
   kernel_cells_fill(&t, x, cells);
-  grp->k = k;
-  grp->cells = cells;
-  grp->k2 = 0;
-  grp->cells2 = NULL;
   if (paired) {
     double *x2 = w2 + k2;
     kernel_pair_fill(k, w, x, w2, x2);
@@ -130,22 +152,30 @@ static kernel_cell *group_build(kernel_group *grp, const double *x, const double
     s = alias_build(&t, w2, work);
     if (s != ALIAS_OK) {
       *msg = alias_status_message(s);
-      goto fail;
+      goto out;
     }
     kernel_cells_fill(&t, x2, cells + k);
-    grp->k2 = k2;
-    grp->cells2 = cells + k;
   }
+  ok = 1;
+out:
   free(tab);
   free(work);
   free(w2);
-  return cells;
-fail:
-  free(cells);
-  free(tab);
-  free(work);
-  free(w2);
-  return NULL;
+  return ok ? 0 : -1;
+}
+
+/* Where the run's marks, output and partial sums go, after the arena. */
+static void job_layout(bs_job *job, int64_t parts) {
+  const size_t marks = round64(job->arena_bytes);
+  job->off_out = round_page(marks + (size_t)job->n_blocks);
+  job->off_partials = round_page(job->off_out + (size_t)job->out_length * job->elt);
+  const size_t partials = parts > 1 ? (size_t)job->n_blocks * sizeof(long double) : 0;
+  job->run_bytes = job->off_partials + partials;
+  pool_job_head *h = (pool_job_head *)job->arena;
+  h->marks = marks;
+  h->out = job->off_out;
+  h->partials = job->off_partials;
+  h->n_blocks = job->n_blocks;
 }
 
 SEXP bs_means_job(SEXP values, SEXP weights, SEXP n_means, SEXP sample_size, SEXP seed) {
@@ -168,36 +198,69 @@ SEXP bs_means_job(SEXP values, SEXP weights, SEXP n_means, SEXP sample_size, SEX
     Rf_error("bootscale internal error: the result would be longer than R allows");
   const uint64_t sd = seed_bits(seed);
 
+  /* The arena: head, group records, then each group's cells. */
+  size_t bytes = pool_head_bytes();
+  const size_t off_groups = bytes;
+  bytes = round64(bytes + (size_t)n_groups * sizeof(pool_job_group));
+  int64_t paired = 0;
+  for (int64_t g = 0; g < n_groups; g++) {
+    SEXP w = VECTOR_ELT(weights, g);
+    const int64_t k = XLENGTH(w);
+    const int pr = kernel_pair_eligible(k, REAL(w));
+    paired += pr;
+    bytes = round64(bytes + (size_t)(k + (pr ? k * k : 0)) * sizeof(kernel_cell));
+  }
   bs_job *job;
   SEXP xp = PROTECT(job_new(&job));
   job->kind = JOB_MEANS;
   job->n_groups = n_groups;
-  job->groups = (kernel_group *)calloc((size_t)n_groups, sizeof(kernel_group));
-  job->cell_mem = (kernel_cell **)calloc((size_t)n_groups, sizeof(kernel_cell *));
-  if (!job->groups || !job->cell_mem) {
+  job->paired = paired;
+  job->arena = calloc(1, bytes);
+  if (!job->arena) {
     job_free(job);
     R_ClearExternalPtr(xp);
     Rf_error("cannot allocate memory for %lld groups", (long long)n_groups);
   }
+  job->arena_bytes = bytes;
+  char *base = (char *)job->arena;
+  pool_job_head *h = (pool_job_head *)base;
+  pool_job_group *pg = (pool_job_group *)(base + off_groups);
+  size_t at = round64(off_groups + (size_t)n_groups * sizeof(pool_job_group));
   for (int64_t g = 0; g < n_groups; g++) {
     SEXP x = VECTOR_ELT(values, g), w = VECTOR_ELT(weights, g);
+    const int64_t k = XLENGTH(x);
+    const int pr = kernel_pair_eligible(k, REAL(w));
     const char *msg = NULL;
-    job->cell_mem[g] = group_build(&job->groups[g], REAL(x), REAL(w), XLENGTH(x), &msg);
-    if (!job->cell_mem[g]) {
+    if (group_build((kernel_cell *)(base + at), REAL(x), REAL(w), k, pr, &msg) != 0) {
       job_free(job);
       R_ClearExternalPtr(xp);
       Rf_error("group %lld: %s", (long long)g + 1, msg);
     }
+    pg[g].k = k;
+    pg[g].cells = at;
+    pg[g].k2 = pr ? k * k : 0;
+    pg[g].cells2 = pr ? at + (size_t)k * sizeof(kernel_cell) : 0;
+    at = round64(at + (size_t)(k + pg[g].k2) * sizeof(kernel_cell));
   }
-  job->means.n_groups = n_groups;
-  job->means.groups = job->groups;
-  job->means.n_means = (int64_t)nm;
-  job->means.sample_size = (int64_t)ss;
-  job->means.seed = sd;
-  job->means.out = NULL;
-  job->n_blocks = kernel_means_n_blocks(&job->means);
+  h->magic = POOL_JOB_MAGIC;
+  h->kind = POOL_JOB_MEANS;
+  h->n_groups = n_groups;
+  h->n_means = (int64_t)nm;
+  h->sample_size = (int64_t)ss;
+  h->seed = sd;
+  h->groups = off_groups;
+  /* the layout's numbers, from the kernel (no cells needed for them) */
+  kernel_means_job shape;
+  memset(&shape, 0, sizeof(shape));
+  shape.n_groups = n_groups;
+  shape.n_means = (int64_t)nm;
+  shape.sample_size = (int64_t)ss;
+  job->n_blocks = kernel_means_n_blocks(&shape);
+  job->n_units = kernel_means_n_units(&shape);
+  job->bpu = kernel_means_blocks_per_unit(&shape);
   job->out_length = (R_xlen_t)(n_groups * (int64_t)nm);
-  job->out_bytes = (size_t)job->out_length * sizeof(double);
+  job->elt = sizeof(double);
+  job_layout(job, kernel_means_parts((int64_t)ss));
   UNPROTECT(1);
   return xp;
 }
@@ -214,164 +277,316 @@ SEXP bs_draws_job(SEXP prob, SEXP size, SEXP seed) {
   bs_job *job;
   SEXP xp = PROTECT(job_new(&job));
   job->kind = JOB_DRAWS;
-  job->table_mem = malloc(alias_table_bytes(k) + (size_t)k * sizeof(int32_t));
-  if (!job->table_mem) {
+  const size_t off_table = pool_head_bytes();
+  const size_t bytes = round64(off_table + alias_table_bytes(k));
+  job->arena = calloc(1, bytes);
+  int32_t *work = (int32_t *)malloc((size_t)k * sizeof(int32_t));
+  if (!job->arena || !work) {
+    free(work);
     job_free(job);
     R_ClearExternalPtr(xp);
     Rf_error("cannot allocate memory for the alias table");
   }
-  alias_init(&job->table, k, job->table_mem);
-  int32_t *work = (int32_t *)((char *)job->table_mem + alias_table_bytes(k));
-  alias_status s = alias_build(&job->table, REAL(prob), work);
+  job->arena_bytes = bytes;
+  alias_table t;
+  alias_init(&t, k, (char *)job->arena + off_table);
+  alias_status s = alias_build(&t, REAL(prob), work);
+  free(work);
   if (s != ALIAS_OK) {
     job_free(job);
     R_ClearExternalPtr(xp);
     Rf_error("%s", alias_status_message(s));
   }
-  job->draws.table = &job->table;
-  job->draws.size = (int64_t)n;
-  job->draws.seed = sd;
-  job->draws.out = NULL;
-  job->n_blocks = kernel_draws_n_blocks(&job->draws);
+  pool_job_head *h = (pool_job_head *)job->arena;
+  h->magic = POOL_JOB_MAGIC;
+  h->kind = POOL_JOB_DRAWS;
+  h->k = k;
+  h->size = (int64_t)n;
+  h->seed = sd;
+  h->table = off_table;
+  kernel_draws_job shape;
+  memset(&shape, 0, sizeof(shape));
+  shape.size = (int64_t)n;
+  job->n_blocks = kernel_draws_n_blocks(&shape);
+  job->n_units = job->n_blocks;
+  job->bpu = 1;
   job->out_length = (R_xlen_t)n;
-  job->out_bytes = (size_t)n * sizeof(int32_t);
+  job->elt = sizeof(int32_t);
+  job_layout(job, 0);
   UNPROTECT(1);
   return xp;
 }
 
+/* c(blocks, result length, paired groups, units, blocks per unit, draws
+ * of the whole job, bytes of a run's mapping) */
 SEXP bs_job_info(SEXP xp) {
   bs_job *job = job_get(xp);
-  SEXP out = PROTECT(Rf_allocVector(REALSXP, 3));
-  int64_t paired = 0;
-  for (int64_t g = 0; g < job->n_groups; g++) paired += job->groups[g].k2 > 0;
+  const pool_job_head *h = (const pool_job_head *)job->arena;
+  SEXP out = PROTECT(Rf_allocVector(REALSXP, 7));
   REAL(out)[0] = (double)job->n_blocks;
   REAL(out)[1] = (double)job->out_length;
-  REAL(out)[2] = (double)paired;
+  REAL(out)[2] = (double)job->paired;
+  REAL(out)[3] = (double)job->n_units;
+  REAL(out)[4] = (double)job->bpu;
+  REAL(out)[5] = (double)job->out_length * (job->kind == JOB_MEANS ? (double)h->sample_size : 1.0);
+  REAL(out)[6] = (double)job->run_bytes;
   UNPROTECT(1);
   return out;
 }
 
-static void job_set_out(bs_job *job, void *out) {
-  if (job->kind == JOB_MEANS)
-    job->means.out = (double *)out;
-  else
-    job->draws.out = (int32_t *)out;
-}
-
-static void job_block(const void *ctx, int64_t b) {
+static void job_block(void *ctx, int64_t b) {
   const bs_job *job = (const bs_job *)ctx;
-  if (job->kind == JOB_MEANS)
-    kernel_means_block(&job->means, b);
-  else
-    kernel_draws_block(&job->draws, b);
+  pool_job_block(job->run.head, &job->means, &job->draws, b);
 }
 
-/* The result vector lives in the handle's protected slot, so serial runs
- * write straight into it and nothing is copied. */
-static SEXP job_result_vector(SEXP xp, bs_job *job) {
-  SEXP res = R_ExternalPtrProtected(xp);
-  if (res == R_NilValue) {
-    res = Rf_allocVector(job->kind == JOB_MEANS ? REALSXP : INTSXP, job->out_length);
-    R_SetExternalPtrProtected(xp, res);
+/* The output elements of units [from, to): out[*first .. *first + *len). */
+static void unit_span(const bs_job *job, int64_t from, int64_t to, int64_t *first,
+                      int64_t *len) {
+  if (from >= to) {
+    *first = 0;
+    *len = 0;
+    return;
   }
-  return res;
+  if (job->kind == JOB_DRAWS) {
+    *first = from * KERNEL_BLOCK_DRAWS;
+    int64_t end = to * KERNEL_BLOCK_DRAWS;
+    if (end > (int64_t)job->out_length) end = (int64_t)job->out_length;
+    *len = end - *first;
+    return;
+  }
+  int64_t f, n, lf, ln;
+  kernel_means_unit_span(&job->means, from, &f, &n);
+  kernel_means_unit_span(&job->means, to - 1, &lf, &ln);
+  *first = f;
+  *len = lf + ln - f;
+}
+
+/* A failure as R gets it: list(what failed and why, errno). */
+static SEXP failure(const char *what, int err) {
+  SEXP out = PROTECT(Rf_allocVector(VECSXP, 2));
+  SET_VECTOR_ELT(out, 0, Rf_mkString(what));
+  SET_VECTOR_ELT(out, 1, Rf_ScalarInteger(err));
+  UNPROTECT(1);
+  return out;
+}
+
+/* Starts a run of units [from, to) on `processes` worker processes of the
+ * session's pool besides this one (0: in this process alone). Returns NULL,
+ * or a string saying which system call failed and why (nothing is left
+ * running then). */
+SEXP bs_job_start(SEXP xp, SEXP processes, SEXP from, SEXP to, SEXP hook, SEXP tmpdir) {
+  bs_job *job = job_get(xp);
+  job_end_run(job);
+  const double p = scalar_real(processes, "processes");
+  const double f = scalar_real(from, "from"), t = scalar_real(to, "to");
+  if (f < 0 || t > (double)job->n_units || f > t)
+    Rf_error("bootscale internal error: unit range out of bounds");
+  pool_client *c = session_pool();
+  if (p < 0 || (p > 0 && !pool_client_alive(c)) || p > c->n)
+    Rf_error("bootscale internal error: no pool for %.0f worker processes", p);
+  const char *dir = (TYPEOF(tmpdir) == STRSXP && XLENGTH(tmpdir) == 1)
+                        ? CHAR(STRING_ELT(tmpdir, 0)) : NULL;
+  int err = pool_run_map(&job->run, job->run_bytes, p > 0, dir);
+  if (err) return failure(job->run.failure, err);
+  job->mapped = 1;
+  memcpy(job->run.map, job->arena, job->arena_bytes);
+  pool_job_head *h = job->run.head;
+  h->bytes = job->run.bytes;
+  h->first = (int64_t)f * job->bpu;
+  h->end = (int64_t)t * job->bpu;
+  h->next = h->first;
+  h->completed = 0;
+  h->hook_action = POOL_HOOK_NONE;
+  if (hook != R_NilValue) {
+    if (!Rf_isReal(hook) || XLENGTH(hook) != 3) Rf_error("bootscale internal error: bad test hook");
+    h->hook_action = (int32_t)REAL(hook)[0];
+    h->hook_block = (int64_t)REAL(hook)[1];
+    h->hook_seconds = REAL(hook)[2];
+  }
+  job->unit_from = (int64_t)f;
+  job->unit_to = (int64_t)t;
+  if (job->kind == JOB_MEANS) {
+    job->groups = (kernel_group *)malloc((size_t)job->n_groups * sizeof(kernel_group));
+    if (!job->groups) {
+      job_end_run(job);
+      return failure("malloc() of the group table failed", ENOMEM);
+    }
+  }
+  if (pool_job_bind(job->run.map, job->groups, &job->means, &job->table, &job->draws) != 0)
+    Rf_error("bootscale internal error: the job's head is damaged");
+  /* With a test hook the workers take every block, so one of them meets it. */
+  job->run.self_work = p == 0 || hook == R_NilValue;
+  job->processes = 1 + (int)p;
+  if (p > 0) {
+    err = pool_run_send(c, &job->run, (int)p);
+    if (err) {
+      char why[300];
+      snprintf(why, sizeof(why), "%s", job->run.failure);
+      job_end_run(job);
+      return failure(why, err);
+    }
+  }
+  return R_NilValue;
+}
+
+/* Works on the run for about budget_ms, then reports list(state, blocks
+ * done, failure): state 0 running, 1 done, 2 failed (the run is released,
+ * nothing of it is kept). */
+SEXP bs_job_step(SEXP xp, SEXP budget_ms, SEXP wait_ms) {
+  bs_job *job = job_get(xp);
+  if (!job->mapped) Rf_error("bootscale internal error: the job is not running");
+  const double budget = scalar_real(budget_ms, "budget_ms");
+  const double wait = scalar_real(wait_ms, "wait_ms");
+  pool_state st = pool_run_step(job->run.shared ? session_pool() : NULL, &job->run, job_block,
+                                job, budget, (int)wait);
+  const double progress = (double)pool_run_progress(&job->run);
+  SEXP out = PROTECT(Rf_allocVector(VECSXP, 3));
+  SET_VECTOR_ELT(out, 0, Rf_ScalarInteger((int)st));
+  SET_VECTOR_ELT(out, 1, Rf_ScalarReal(progress));
+  SET_VECTOR_ELT(out, 2, Rf_mkString(st == POOL_FAILED ? job->run.failure : ""));
+  if (st == POOL_FAILED) job_end_run(job);
+  if (st == POOL_DONE && !job->complete) {
+    /* Long replicates in parts: their means from the parts' sums. */
+    if (job->kind == JOB_MEANS && kernel_means_parts(job->means.sample_size) > 1) {
+      int64_t first, len;
+      unit_span(job, job->unit_from, job->unit_to, &first, &len);
+      kernel_means_reduce(&job->means, job->unit_from, job->unit_to, job->means.out + first);
+      pool_run_discard(&job->run, job->off_partials,
+                       (size_t)job->n_blocks * sizeof(long double));
+    }
+    job->complete = 1;
+  }
+  UNPROTECT(1);
+  /* Ctrl-C interrupts poll(); raise it now rather than when R's evaluator
+   * next looks. The caller's on.exit releases the run. */
+  R_CheckUserInterrupt();
+  return out;
 }
 
 static void *vector_data(SEXP res) {
   return TYPEOF(res) == REALSXP ? (void *)REAL(res) : (void *)INTEGER(res);
 }
 
-SEXP bs_job_run(SEXP xp, SEXP from, SEXP to) {
-  bs_job *job = job_get(xp);
-  if (job->forked) Rf_error("bootscale internal error: the job runs on the pool");
-  const double f = scalar_real(from, "from"), t = scalar_real(to, "to");
-  if (f < 0 || t > (double)job->n_blocks || f > t)
-    Rf_error("bootscale internal error: block range out of bounds");
-  SEXP res = job_result_vector(xp, job);
-  job_set_out(job, vector_data(res));
-  for (int64_t b = (int64_t)f; b < (int64_t)t; b++) job_block(job, b);
-  job->serial_blocks += (int64_t)t - (int64_t)f;
-  /* R's evaluator checks for interrupts only every so many steps; the
-   * caller's loop is short, so check here. The handle stays valid and the
-   * caller's on.exit releases it. */
-  R_CheckUserInterrupt();
-  return R_NilValue;
+/* Copies out[first .. first + len) of the run into dst, giving the
+ * mapping's pages back behind the copy, so that the result and the mapping
+ * never both exist in full. */
+#define COPY_CHUNK ((size_t)1 << 20)
+static void copy_out(bs_job *job, void *dst, int64_t first, int64_t len) {
+  const char *src = (const char *)job->run.map + job->off_out + (size_t)first * job->elt;
+  size_t left = (size_t)len * job->elt, done = 0;
+  while (left > 0) {
+    const size_t n = left < COPY_CHUNK ? left : COPY_CHUNK;
+    memcpy((char *)dst + done, src + done, n);
+    pool_run_discard(&job->run, job->off_out + (size_t)first * job->elt + done, n);
+    done += n;
+    left -= n;
+  }
 }
 
-SEXP bs_job_fork(SEXP xp, SEXP workers, SEXP hook) {
+static bs_job *complete_job(SEXP xp) {
   bs_job *job = job_get(xp);
-  if (job->forked) Rf_error("bootscale internal error: the job was forked already");
-  const double w = scalar_real(workers, "workers");
-  if (w < 1 || w > POOL_MAX_WORKERS)
-    Rf_error("bootscale internal error: `workers` must be in 1..%d", POOL_MAX_WORKERS);
-  pool_hook hk = {POOL_HOOK_NONE, -1, 0.0};
-  if (hook != R_NilValue) {
-    if (!Rf_isReal(hook) || XLENGTH(hook) != 3)
-      Rf_error("bootscale internal error: bad test hook");
-    hk.action = (pool_hook_action)(int)REAL(hook)[0];
-    hk.block = (int64_t)REAL(hook)[1];
-    hk.seconds = REAL(hook)[2];
-  }
-  int err = pool_map(&job->pool, job->n_blocks, job->out_bytes);
-  if (err)
-    Rf_error("cannot map %.0f bytes of shared memory for the workers: %s",
-             (double)job->out_bytes, strerror(err));
-  job_set_out(job, pool_data(&job->pool));
-  job->forked = 1;
-  err = pool_fork(&job->pool, (int)w, job_block, job, hook == R_NilValue ? NULL : &hk);
-  if (err) {
-    pool_release(&job->pool);
-    Rf_error("cannot start %d workers: fork() failed: %s", (int)w, strerror(err));
-  }
-  return R_NilValue;
+  if (!job->mapped || !job->complete) Rf_error("bootscale internal error: the job is not complete");
+  return job;
 }
 
-SEXP bs_job_wait(SEXP xp, SEXP timeout_ms) {
-  bs_job *job = job_get(xp);
-  if (!job->forked) Rf_error("bootscale internal error: the job was not forked");
-  const double to = scalar_real(timeout_ms, "timeout_ms");
-  pool_state st = pool_wait(&job->pool, (int)to);
-  /* Ctrl-C interrupts poll(); raise it now rather than when R's evaluator
-   * next looks. The caller's on.exit kills and reaps the workers. */
-  R_CheckUserInterrupt();
-  const double progress = (double)pool_progress(&job->pool);
-  SEXP out = PROTECT(Rf_allocVector(VECSXP, 3));
-  SET_VECTOR_ELT(out, 0, Rf_ScalarInteger((int)st));
-  SET_VECTOR_ELT(out, 1, Rf_ScalarReal(progress));
-  SET_VECTOR_ELT(out, 2, Rf_mkString(st == POOL_FAILED ? pool_failure(&job->pool) : ""));
-  /* DONE: the results stay in the shared mapping, where bs_job_summarise
-   * reads them and bs_job_result copies them out, while the workers exit. */
-  if (st == POOL_FAILED) {
-    pool_release(&job->pool);
-    job_set_out(job, NULL);
+/* The results of the run (its units' slice) as one R vector. Call once:
+ * the copy gives the mapping's pages back. */
+SEXP bs_job_result(SEXP xp) {
+  bs_job *job = complete_job(xp);
+  int64_t first, len;
+  unit_span(job, job->unit_from, job->unit_to, &first, &len);
+  SEXP res = PROTECT(Rf_allocVector(job->kind == JOB_MEANS ? REALSXP : INTSXP, (R_xlen_t)len));
+  copy_out(job, vector_data(res), first, len);
+  UNPROTECT(1);
+  return res;
+}
+
+/* The summary of a complete whole-job means run, and with keep_samples the
+ * means of each group in a vector of its own: each group's means are copied
+ * out once, then summarised in place in the run's mapping (the selection of
+ * the quantiles reorders them there, so no scratch copy is made), and the
+ * mapping's pages are given back group by group. The run cannot be read
+ * again afterwards. list(stats matrix, samples or NULL) */
+SEXP bs_job_finish_means(SEXP xp, SEXP n_groups, SEXP probs, SEXP keep_samples) {
+  bs_job *job = complete_job(xp);
+  if (job->kind != JOB_MEANS || job->unit_from != 0 || job->unit_to != job->n_units ||
+      scalar_real(n_groups, "n_groups") != (double)job->n_groups || !Rf_isReal(probs) ||
+      XLENGTH(probs) != 2)
+    Rf_error("bootscale internal error: no complete means to summarise");
+  const int keep = Rf_asLogical(keep_samples) == TRUE;
+  const int64_t ng = job->n_groups, nm = job->means.n_means;
+  SEXP out = PROTECT(Rf_allocVector(VECSXP, 2));
+  SEXP stats = Rf_allocMatrix(REALSXP, 4, (int)ng);
+  SET_VECTOR_ELT(out, 0, stats);
+  SEXP samples = keep ? Rf_allocVector(VECSXP, (R_xlen_t)ng) : R_NilValue;
+  SET_VECTOR_ELT(out, 1, samples);
+  uint64_t *hist = keep ? (uint64_t *)R_alloc(65536, sizeof(uint64_t)) : NULL;
+  for (int64_t g = 0; g < ng; g++) {
+    double *v = job->means.out + g * nm;
+    if (keep) {
+      /* copied out chunk by chunk (the mapping's pages go as they are
+       * copied), then summarised where they now live, without scratch */
+      SET_VECTOR_ELT(samples, (R_xlen_t)g, Rf_allocVector(REALSXP, (R_xlen_t)nm));
+      double *dst = REAL(VECTOR_ELT(samples, (R_xlen_t)g));
+      copy_out(job, dst, g * nm, nm);
+      kernel_summary_const(dst, nm, REAL(probs)[0], REAL(probs)[1], hist, REAL(stats) + 4 * g);
+    } else {
+      kernel_summary(v, nm, 1, REAL(probs)[0], REAL(probs)[1], v, REAL(stats) + 4 * g);
+      pool_run_discard(&job->run, job->off_out + (size_t)(g * nm) * sizeof(double),
+                       (size_t)nm * sizeof(double));
+    }
   }
+  job->complete = 0; /* the means are gone */
   UNPROTECT(1);
   return out;
-}
-
-static int job_complete(const bs_job *job) {
-  return job->forked ? job->pool.state == POOL_DONE : job->serial_blocks == job->n_blocks;
-}
-
-/* The results as an R vector. After a forked run the first call copies them
- * out of the mapping and releases the pool (reaping the workers). */
-SEXP bs_job_result(SEXP xp) {
-  bs_job *job = job_get(xp);
-  if (!job_complete(job)) Rf_error("bootscale internal error: the job is not complete");
-  if (job->forked && R_ExternalPtrProtected(xp) == R_NilValue) {
-    SEXP res = job_result_vector(xp, job); /* protected by the handle */
-    if (job->out_bytes) memcpy(vector_data(res), pool_data(&job->pool), job->out_bytes);
-    pool_release(&job->pool);
-    job_set_out(job, vector_data(res));
-    return res;
-  }
-  return job_result_vector(xp, job);
 }
 
 SEXP bs_job_release(SEXP xp) {
   if (TYPEOF(xp) != EXTPTRSXP) return R_NilValue;
   job_finalizer(xp);
   return R_NilValue;
+}
+
+/* ---- the session's pool ---- */
+
+SEXP bs_pool_start(SEXP exe, SEXP workers, SEXP idle_seconds) {
+  if (TYPEOF(exe) != STRSXP || XLENGTH(exe) != 1)
+    Rf_error("bootscale internal error: `exe` must be one path");
+  const double w = scalar_real(workers, "workers");
+  const double idle = scalar_real(idle_seconds, "idle_seconds");
+  if (w < 2 || w > POOL_MAX_WORKERS)
+    Rf_error("bootscale internal error: `workers` must be in 2..%d", POOL_MAX_WORKERS);
+  pool_client *c = session_pool();
+  pool_client_stop(c);
+  const int err = pool_client_start(c, CHAR(STRING_ELT(exe, 0)), (int)w, idle);
+  if (err) return failure(c->failure, err);
+  return R_NilValue;
+}
+
+SEXP bs_pool_stop(void) {
+  pool_client_stop(session_pool());
+  return R_NilValue;
+}
+
+/* list(alive, owner, helper, worker pids, calls, owned_here) */
+SEXP bs_pool_status(void) {
+  pool_client *c = session_pool();
+  const int alive = pool_client_alive(c);
+  /* A pool found dead (idle stop, killed) is cleaned up now: its helper is
+   * reaped rather than left a zombie until the next call. */
+  if (!alive && c->owner != 0 && c->owner == getpid()) pool_client_stop(c);
+  const int mine = c->owner != 0 && c->owner == getpid();
+  SEXP out = PROTECT(Rf_allocVector(VECSXP, 6));
+  SET_VECTOR_ELT(out, 0, Rf_ScalarLogical(alive));
+  SET_VECTOR_ELT(out, 1, Rf_ScalarInteger((int)c->owner));
+  SET_VECTOR_ELT(out, 2, Rf_ScalarInteger(mine ? (int)c->helper : NA_INTEGER));
+  SEXP pids = Rf_allocVector(INTSXP, mine ? c->n : 0);
+  SET_VECTOR_ELT(out, 3, pids);
+  for (int i = 0; mine && i < c->n; i++) INTEGER(pids)[i] = (int)c->pid[i];
+  SET_VECTOR_ELT(out, 4, Rf_ScalarReal(c->calls));
+  SET_VECTOR_ELT(out, 5, Rf_ScalarLogical(mine));
+  UNPROTECT(1);
+  return out;
 }
 
 /* mean, sd and two quantiles of each of n_groups equal parts of x[0..len) */
@@ -394,12 +609,12 @@ SEXP bs_summarise_means(SEXP means, SEXP n_groups, SEXP probs) {
   return summarise(REAL(means), XLENGTH(means), n_groups, probs);
 }
 
-/* The summary of a complete means job, read where the means are: in the
- * result vector after a serial run, in the shared mapping after a forked one
- * (no copy, and the workers finish exiting meanwhile). */
+/* The summary of a complete whole-job means run, read in place in the
+ * run's mapping (no copy). */
 SEXP bs_job_summarise(SEXP xp, SEXP n_groups, SEXP probs) {
   bs_job *job = job_get(xp);
-  if (job->kind != JOB_MEANS || !job_complete(job) || !job->means.out)
+  if (job->kind != JOB_MEANS || !job->mapped || !job->complete || job->unit_from != 0 ||
+      job->unit_to != job->n_units)
     Rf_error("bootscale internal error: no complete means to summarise");
   return summarise(job->means.out, job->out_length, n_groups, probs);
 }
@@ -509,6 +724,21 @@ SEXP bs_physical_memory(void) {
   if (pages > 0 && size > 0) return Rf_ScalarReal((double)pages * (double)size);
 #endif
   return Rf_ScalarReal(NA_REAL);
+}
+
+/* c(physical memory, the address-space limit RLIMIT_AS) in bytes; NA when
+ * unknown or unlimited. */
+SEXP bs_memory_limits(void) {
+  SEXP out = PROTECT(Rf_allocVector(REALSXP, 2));
+  REAL(out)[0] = REAL(bs_physical_memory())[0];
+  REAL(out)[1] = NA_REAL;
+#if !defined(_WIN32)
+  struct rlimit rl;
+  if (getrlimit(RLIMIT_AS, &rl) == 0 && rl.rlim_cur != RLIM_INFINITY)
+    REAL(out)[1] = (double)rl.rlim_cur;
+#endif
+  UNPROTECT(1);
+  return out;
 }
 
 /* ---- memory and BLAS ---- */

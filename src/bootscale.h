@@ -9,13 +9,19 @@
 SEXP bs_means_job(SEXP values, SEXP weights, SEXP n_means, SEXP sample_size, SEXP seed);
 SEXP bs_draws_job(SEXP prob, SEXP size, SEXP seed);
 SEXP bs_job_info(SEXP job);
-SEXP bs_job_run(SEXP job, SEXP from, SEXP to);
-SEXP bs_job_fork(SEXP job, SEXP workers, SEXP hook);
-SEXP bs_job_wait(SEXP job, SEXP timeout_ms);
+SEXP bs_job_start(SEXP job, SEXP processes, SEXP from, SEXP to, SEXP hook, SEXP tmpdir);
+SEXP bs_job_step(SEXP job, SEXP budget_ms, SEXP wait_ms);
 SEXP bs_job_result(SEXP job);
 SEXP bs_job_release(SEXP job);
 SEXP bs_job_summarise(SEXP xp, SEXP n_groups, SEXP probs);
+SEXP bs_job_finish_means(SEXP xp, SEXP n_groups, SEXP probs, SEXP keep_samples);
 SEXP bs_group_sums(SEXP v, SEXP id, SEXP n_groups);
+
+/* the session's worker pool */
+SEXP bs_pool_start(SEXP exe, SEXP workers, SEXP idle_seconds);
+SEXP bs_pool_stop(void);
+SEXP bs_pool_status(void);
+SEXP bs_memory_limits(void);
 
 /* internals exposed for tests */
 SEXP bs_summarise_means(SEXP means, SEXP n_groups, SEXP probs);

@@ -26,6 +26,17 @@
 #define KERNEL_BLOCK_MEANS INT64_C(1024)
 #define KERNEL_BLOCK_DRAWS INT64_C(65536)
 
+/* Long replicates. A block of 1024 replicates of more than 65536 draws each
+ * would be over 2^26 draws (a tenth of a second or more): one such block
+ * could hold a whole job on one core and out of reach of Ctrl-C. From
+ * sample_size > KERNEL_LONG_MIN on, every replicate is a unit of its own,
+ * cut into parts of at most KERNEL_PART_DRAWS draws; a part's sum is kept
+ * (long double) and a replicate's mean is the sum of its parts in part
+ * order, so the bits do not depend on who computed which part. Jobs with
+ * sample_size <= KERNEL_LONG_MIN keep the classic layout and their bits. */
+#define KERNEL_LONG_MIN INT64_C(65536)
+#define KERNEL_PART_DRAWS INT64_C(4194304)
+
 /* Pairs: with K categories, drawing the cell (i, j) of a K x K table with
  * weight w_i * w_j is exactly two independent draws, and costs one. Used
  * when the K^2 cells stay in cache. */
@@ -53,6 +64,10 @@ typedef struct {
   int64_t sample_size;
   uint64_t seed;
   double *out;                /* n_groups * n_means, group after group */
+  /* Long layout with more than one part per replicate only: one sum per
+   * block (kernel_means_n_blocks of them); the means are written by
+   * kernel_means_reduce. */
+  long double *partials;
 } kernel_means_job;
 
 typedef struct {
@@ -73,18 +88,41 @@ int kernel_pair_eligible(int64_t k, const double *w);
 void kernel_pair_fill(int64_t k, const double *w, const double *x,
                       double *w2, double *x2);
 
+/* Parts per replicate: 0 for the classic layout (blocks of 1024
+ * replicates), else >= 1 (one replicate per unit, cut into that many
+ * blocks). Depends on sample_size only. */
+int64_t kernel_means_parts(int64_t sample_size);
 int64_t kernel_means_n_blocks(const kernel_means_job *job);
 void kernel_means_block(const kernel_means_job *job, int64_t block);
+/* Units: the blocks of output, in output order. Classic layout: a unit is a
+ * block. Long layout: a unit is one replicate, made of parts blocks. Unit u
+ * is blocks [u * bpu, (u + 1) * bpu) and writes out[first .. first + n). */
+int64_t kernel_means_n_units(const kernel_means_job *job);
+int64_t kernel_means_blocks_per_unit(const kernel_means_job *job);
+void kernel_means_unit_span(const kernel_means_job *job, int64_t unit, int64_t *first,
+                            int64_t *n);
+/* Long layout with parts > 1: the means of units [from, to) from their
+ * partial sums, written to out[0 ..) (out points at unit from's mean). */
+void kernel_means_reduce(const kernel_means_job *job, int64_t from, int64_t to, double *out);
 
 int64_t kernel_draws_n_blocks(const kernel_draws_job *job);
 void kernel_draws_block(const kernel_draws_job *job, int64_t block);
 
-#endif
 
 /* Summary of each group's means, in place of R code that would copy them:
  * for group g of x[g * n .. g * n + n - 1], out[4 * g + 0..3] = mean (long
  * double accumulation), standard deviation (two-pass, NaN when n < 2) and the
  * type-7 quantiles at probabilities lo and hi (as R's quantile() defines
- * them). scratch holds n doubles; x is not modified. */
+ * them). scratch holds n doubles; x is not modified, unless n_groups is 1
+ * and scratch is x: then the selection reorders x in place. */
 void kernel_summary(const double *x, int64_t n, int64_t n_groups, double lo, double hi,
                     double *scratch, double *out);
+
+/* The same summary of one group x[0..n) (out[0..3]) without a scratch copy
+ * and without moving x: the order statistics are found by counting, in
+ * eight passes over x. hist holds 65536 counters. Same bits as
+ * kernel_summary (up to the sign of a zero quantile). */
+void kernel_summary_const(const double *x, int64_t n, double lo, double hi, uint64_t *hist,
+                          double *out);
+
+#endif

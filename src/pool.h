@@ -1,32 +1,51 @@
 /*
- * pool: a fork-join worker pool, pure C + POSIX.
+ * pool: the persistent worker pool, run by a fork server. Pure C + POSIX.
  *
- * Life of a call:
- *  1. pool_map: the parent maps one shared anonymous region holding the
- *     block counter, the progress counter, one completion mark per block and
- *     the caller's result area (pool_data).
- *  2. pool_fork: with all signals blocked, the parent forks `workers`
- *     children. A child resets every signal handler it inherited from R (some
- *     of them remove R's temporary directory or save the workspace), ignores
- *     SIGINT (the parent owns Ctrl-C), asks Linux to kill it when the parent
- *     dies, then pulls block indices with an atomic fetch-and-add, runs
- *     fn(ctx, block), marks the block done, writes one byte to its pipe when
- *     no block is left, and ends with _exit(0). Children call no R API, no
- *     malloc and no stdio.
- *  3. pool_wait: the parent polls one pipe per child (a byte: the child ran
- *     out of blocks; end of file: it exited), reaps its own pids only, and
- *     reports RUNNING, DONE or FAILED. DONE as soon as every block is marked
- *     done, even while the children are still exiting (their teardown of a
- *     large session takes milliseconds the caller can use to read the
- *     results). A child killed by a signal, exiting non-zero, or leaving
- *     blocks unmarked is a failure: the other children are killed and reaped
- *     at once and the failure is described.
- *  4. pool_release: kills and reaps whatever is left, closes the pipes and
- *     unmaps the region. Idempotent; safe at any point after pool_init; after
- *     DONE it only waits for children that are already exiting.
+ * Three kinds of process:
+ *  - the owner (the R session, through api.c) holds a pool_client;
+ *  - the helper, the executable bootscale-pool (src/helper/main.c, built
+ *    from these same objects, linking nothing of R), started once by the
+ *    owner with posix_spawn;
+ *  - workers - 1 workers forked by the helper. The owner works as one of
+ *    the W itself.
  *
- * Not thread-safe; one pool per job. Windows has no fork: pool_available()
- * is 0 there and callers run serially.
+ * Life of the pool:
+ *  1. pool_client_start: the owner makes one control socketpair and one
+ *     socketpair per worker (close-on-exec), and spawns the helper in a
+ *     process group of its own (a terminal's Ctrl-C reaches R only) with
+ *     default signal handlers, an empty signal mask, /dev/null on 0-2, the
+ *     control socket on descriptor 3 and worker i's socket on 4 + i. The
+ *     helper closes every other descriptor, asks to be killed when the
+ *     owner dies (PR_SET_PDEATHSIG; getppid() checks where that is missing),
+ *     forks the workers (each keeps only its own socket and likewise dies
+ *     with the helper) and reports their pids. Nothing has a name another
+ *     process could open.
+ *  2. A job lives in one shared mapping (memfd_create; an unlinked mode-0600
+ *     file in the owner's temporary directory where memfd is missing):
+ *     header, counters, inputs by offset, one done mark per block, the
+ *     output area and partial sums. The owner sends the descriptor with
+ *     SCM_RIGHTS and one byte to each worker it uses (MSG_NOSIGNAL: a dead
+ *     worker is EPIPE, never SIGPIPE in R), then pulls blocks from the same
+ *     counter between its own interrupt and progress checks
+ *     (pool_run_step). Workers map the job, pull blocks, mark them done,
+ *     unmap and answer one byte. A job is complete when every block of its
+ *     range is marked.
+ *  3. End of file on a worker's socket: the worker died. The helper reaps
+ *     its children and tells the owner their wait status on the control
+ *     socket, so the owner can say "killed by signal 11". The run fails
+ *     (no partial result) and the pool is marked broken; the next call
+ *     rebuilds it. Stopping a run early (an interrupt) pushes the counter
+ *     past the end: workers stop at their next block and answer; the
+ *     owner does not wait for them (their answers are read later).
+ *  4. The helper exits on pool_client_stop, on end of file on the control
+ *     socket, when the owner is gone, and after idle_seconds without a job
+ *     (then the owner finds the control socket closed at its next call and
+ *     starts a new pool). It kills and reaps its workers first, waiting at
+ *     most a bounded time.
+ *
+ * The owner side is not thread-safe and belongs to the process that started
+ * it (owner pid): a forked child must not use its parent's client.
+ * Windows has no fork: pool_available() is 0 there and callers run serially.
  */
 #ifndef BOOTSCALE_POOL_H
 #define BOOTSCALE_POOL_H
@@ -35,72 +54,143 @@
 #include <stdint.h>
 #include <sys/types.h>
 
-#define POOL_MAX_WORKERS 256
+#include "kernel.h"
 
-typedef void (*pool_block_fn)(const void *ctx, int64_t block);
+#define POOL_MAX_WORKERS 256
+#define POOL_JOB_MAGIC UINT64_C(0x626f6f74706f6f6c) /* "bootpool" */
 
 /* Test hooks: make the worker that takes `block` misbehave. */
 typedef enum {
   POOL_HOOK_NONE = 0,
-  POOL_HOOK_SEGV,      /* raise SIGSEGV */
-  POOL_HOOK_KILL,      /* raise SIGKILL */
-  POOL_HOOK_EXIT0,     /* _exit(0) without doing the block */
-  POOL_HOOK_EXIT3,     /* _exit(3) */
-  POOL_HOOK_SLEEP      /* sleep `seconds`, then do the block */
+  POOL_HOOK_SEGV,  /* raise SIGSEGV */
+  POOL_HOOK_KILL,  /* raise SIGKILL */
+  POOL_HOOK_EXIT0, /* end the worker with status 0 without doing the block */
+  POOL_HOOK_EXIT3, /* end it with status 3 */
+  POOL_HOOK_SLEEP  /* sleep `seconds`, then do the block */
 } pool_hook_action;
 
-typedef struct {
-  pool_hook_action action;
-  int64_t block;
-  double seconds;
-} pool_hook;
+typedef enum { POOL_JOB_MEANS = 1, POOL_JOB_DRAWS = 2 } pool_job_kind;
 
-typedef enum { POOL_RUNNING = 0, POOL_DONE = 1, POOL_FAILED = 2 } pool_state;
-
+/* A group of a means job: offsets of its cells from the mapping's start. */
 typedef struct {
-  int64_t next;       /* next block to hand out */
-  int64_t completed;  /* blocks finished */
-} pool_counters;
+  int64_t k, k2;
+  uint64_t cells, cells2;
+} pool_job_group;
 
+/* The head of a job's mapping. Everything is addressed by offset, since
+ * each process maps the job at its own address. */
 typedef struct {
-  /* shared region */
-  void *map;
-  size_t map_bytes;
-  pool_counters *counters;
-  unsigned char *done;
-  void *data;
-  int64_t n_blocks;
-  /* children */
-  int workers;
-  int alive;
-  pid_t pid[POOL_MAX_WORKERS];
-  int fd[POOL_MAX_WORKERS];      /* read end of each child's pipe, or -1 */
-  int reaped[POOL_MAX_WORKERS];
-  /* outcome */
-  pool_state state;
-  char failure[256];
-} pool_t;
+  uint64_t magic;
+  uint64_t bytes;
+  int32_t kind;
+  int32_t hook_action;
+  int64_t hook_block;
+  double hook_seconds;
+  /* means */
+  int64_t n_groups, n_means, sample_size;
+  uint64_t seed;
+  /* draws */
+  int64_t k, size;
+  /* blocks [first, end) of n_blocks are run */
+  int64_t n_blocks, first, end;
+  uint64_t groups, table, marks, out, partials; /* offsets */
+  _Alignas(64) int64_t next;                    /* next block to hand out */
+  _Alignas(64) int64_t completed;               /* blocks finished */
+  _Alignas(64) char end_of_head;
+} pool_job_head;
+
+/* Bytes of the head, rounded to a cache line. */
+size_t pool_head_bytes(void);
+
+/* The kernel jobs a process runs from a mapped job. groups_mem holds
+ * n_groups kernel_group (means only). Returns 0 or EINVAL for a bad head. */
+int pool_job_bind(void *base, kernel_group *groups_mem, kernel_means_job *means,
+                  alias_table *table, kernel_draws_job *draws);
+/* Runs one block of a bound job. */
+void pool_job_block(const pool_job_head *h, const kernel_means_job *means,
+                    const kernel_draws_job *draws, int64_t block);
 
 int pool_available(void);
-/* Ends a forked child at once (no atexit handlers, no stdio); never returns
- * where fork exists. */
+/* Ends a forked child of R at once (no atexit handlers, no stdio); never
+ * returns where fork exists. For memory.c's test children. */
 void pool_child_exit(int status)
 #if defined(__GNUC__) && !defined(_WIN32)
     __attribute__((noreturn))
 #endif
     ;
-void pool_init(pool_t *p);
-/* Maps the shared region; returns 0 or an errno value. */
-int pool_map(pool_t *p, int64_t n_blocks, size_t data_bytes);
-void *pool_data(pool_t *p);
-/* Forks the children; returns 0 or an errno value (then nothing is left
- * running). */
-int pool_fork(pool_t *p, int workers, pool_block_fn fn, const void *ctx,
-              const pool_hook *hook);
-/* Waits at most timeout_ms for the children; returns the state. */
-pool_state pool_wait(pool_t *p, int timeout_ms);
-int64_t pool_progress(const pool_t *p);
-const char *pool_failure(const pool_t *p);
-void pool_release(pool_t *p);
+
+/* ---- worker and helper (in the helper executable) ---------------------- */
+
+/* A worker's loop on its socket: returns the status the process should end
+ * with (0 at end of file or when the helper is gone). */
+int pool_worker_loop(int sock, pid_t helper);
+/* The helper's life (argv as the owner passes it); returns the status the
+ * helper executable should end with. A forked worker returns from here
+ * too, with its own status. */
+int pool_helper_main(int argc, char **argv);
+
+/* ---- owner side --------------------------------------------------------- */
+
+typedef struct {
+  pid_t owner; /* the process that started it; 0 when not running */
+  pid_t helper;
+  int ctl;
+  int n; /* worker processes (workers - 1) */
+  int fd[POOL_MAX_WORKERS];
+  pid_t pid[POOL_MAX_WORKERS];
+  int pending[POOL_MAX_WORKERS]; /* jobs sent, answer not read yet */
+  int status[POOL_MAX_WORKERS];  /* wait status from the helper, -1 unknown */
+  int busy;                      /* a job is announced to the helper */
+  int broken;
+  double calls;
+  char failure[256];
+} pool_client;
+
+void pool_client_init(pool_client *c);
+/* Starts helper and workers - 1 workers. Returns 0, or an errno value with
+ * c->failure naming the failing call; nothing is left running then. */
+int pool_client_start(pool_client *c, const char *exe, int workers, double idle_seconds);
+/* Stops helper and workers (bounded waits); idempotent. Only the owner
+ * kills anything: in another process it just forgets the pool. */
+void pool_client_stop(pool_client *c);
+/* 1 when the pool is up, owned by this process and not broken: reads what
+ * the helper said and notices a helper that has gone (idle stop, killed). */
+int pool_client_alive(pool_client *c);
+
+/* One run of a job on the pool (or, with c == NULL, in this process). */
+typedef struct {
+  void *map;
+  size_t bytes;
+  int fd; /* the memfd, -1 for a private mapping */
+  int shared;
+  pool_job_head *head;
+  int used;      /* worker processes the job was sent to */
+  int self_work; /* the owner pulls blocks too (not with a test hook) */
+  int state;     /* POOL_RUNNING, POOL_DONE, POOL_FAILED */
+  char failure[256];
+} pool_run;
+
+typedef enum { POOL_RUNNING = 0, POOL_DONE = 1, POOL_FAILED = 2 } pool_state;
+
+/* A mapping of `bytes` (zero-filled) for a job: shared (memfd, or a file
+ * in tmpdir) for the pool, private anonymous otherwise. Returns 0 or an
+ * errno value with r->failure naming the call. */
+int pool_run_map(pool_run *r, size_t bytes, int shared, const char *tmpdir);
+/* Sends the job to `used` workers. 0 or an errno value (failure set). */
+int pool_run_send(pool_client *c, pool_run *r, int used);
+/* Works on the job for about budget_ms (pulling blocks with self_fn when
+ * r->self_work), then looks at the workers, waiting up to wait_ms when
+ * there is nothing left to pull. Returns the state. */
+typedef void (*pool_block_fn)(void *ctx, int64_t block);
+pool_state pool_run_step(pool_client *c, pool_run *r, pool_block_fn self_fn, void *ctx,
+                         double budget_ms, int wait_ms);
+int64_t pool_run_progress(const pool_run *r);
+/* Gives pages [offset, offset + len) of the mapping back (whole pages
+ * inside the range only). */
+void pool_run_discard(pool_run *r, size_t offset, size_t len);
+/* Stops the run if it is not done (workers stop at their next block),
+ * tells the helper the pool is idle, unmaps and closes. Idempotent. */
+void pool_run_release(pool_client *c, pool_run *r);
+void pool_run_init(pool_run *r);
 
 #endif

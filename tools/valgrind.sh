@@ -18,6 +18,7 @@ lib=${VG_LIB:-/tmp/lib-vg}
 log=valgrind/valgrind.log
 out=valgrind/R.out
 mkdir -p valgrind "$lib"
+rm -f valgrind/helper-*.log
 
 command -v valgrind >/dev/null 2>&1 || {
   echo "valgrind: not installed (apt-get install valgrind)" >&2
@@ -40,7 +41,11 @@ if [ -z "${BOOTSCALE_REAL_DATA:-}" ] && [ -f "$real" ]; then export BOOTSCALE_RE
 rm -rf valgrind/tests-copy && mkdir -p valgrind/tests-copy/tests
 cp -R tests/testthat valgrind/tests-copy/tests/
 cp tools/run-tests.R valgrind/tests-copy/
+# The pool's helper is a program of its own (not a fork of R): it runs under
+# valgrind too (BOOTSCALE_POOL_WRAPPER), so that its workers compute long
+# doubles as valgrind does in R (as doubles) and their results match R's.
 (cd valgrind/tests-copy && BOOTSCALE_UNDER_VALGRIND=true R_LIBS="$lib" \
+  BOOTSCALE_POOL_WRAPPER="valgrind --quiet --log-file=$root/valgrind/helper-%p.log" \
   R -d "valgrind --leak-check=full --child-silent-after-fork=yes \
   --num-callers=40 --log-file=$root/$log" --vanilla --no-echo -f run-tests.R) > "$out" 2>&1
 rstatus=$?
@@ -89,6 +94,12 @@ awk '
   }
 ' "$log"
 ours=$?
+
+# The pool's helper and its workers log apart (valgrind/helper-<pid>.log):
+# every error there is the pool's own code.
+helper_errors=$(cat valgrind/helper-*.log 2>/dev/null | grep -cE "Invalid (read|write|free)|uninitialised|Mismatched free" || true)
+echo "valgrind: pool helper and workers: ${helper_errors} errors ($(ls valgrind/helper-*.log 2>/dev/null | wc -l) logs)"
+if [ "${helper_errors:-0}" -gt 0 ]; then ours=1; fi
 
 tests=$(grep -E "^[0-9]+ passed, [0-9]+ failed" "$out" | tail -n 1)
 echo "valgrind: tests: ${tests:-none ran} (R exit status $rstatus, ${secs} s)"

@@ -143,7 +143,7 @@ CTEST(test_kernel_pairs_and_singles_agree_in_distribution);
 CTEST(test_kernel_pair_eligibility_and_table);
 CTEST(test_kernel_draws);
 CTEST(test_pool_results_equal_serial);
-CTEST(test_pool_edge_sizes);
+CTEST(test_pool_long_parts_any_order);
 CTEST(test_pool_failing_workers);
 CTEST(test_pool_release_mid_run);
 CTEST(test_convolve_matches_direct_long_double);
@@ -154,6 +154,7 @@ CTEST(test_convolve_moments_at_large_sizes);
 CTEST(test_convolve_limits_and_statuses);
 CTEST(test_convolve_lattice_pmf);
 CTEST(test_convolve_binomial_at_large_sizes);
+CTEST(test_pool_helper_death_and_idle_stop);
 
 #define T(name) {#name, name}
 static const struct {
@@ -184,7 +185,7 @@ static const struct {
     T(test_kernel_pair_eligibility_and_table),
     T(test_kernel_draws),
     T(test_pool_results_equal_serial),
-    T(test_pool_edge_sizes),
+    T(test_pool_long_parts_any_order),
     T(test_pool_failing_workers),
     T(test_pool_release_mid_run),
     T(test_convolve_matches_direct_long_double),
@@ -195,6 +196,7 @@ static const struct {
     T(test_convolve_limits_and_statuses),
     T(test_convolve_lattice_pmf),
     T(test_convolve_binomial_at_large_sizes),
+    T(test_pool_helper_death_and_idle_stop),
     T(test_fuzz_regressions),
 };
 

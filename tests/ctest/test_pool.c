@@ -1,15 +1,18 @@
-/* pool: forked results equal serial ones; failing workers become
- * POOL_FAILED with a description, and nothing is left behind: no child, no
- * pipe, no mapping. */
+/* pool: the fork server without R. The helper executable (built beside this
+ * driver from the same sources, CTEST_HELPER) computes what the kernel
+ * computes in process; failing workers become POOL_FAILED with a
+ * description; a released run stops at once and leaves the pool usable;
+ * a dead helper is noticed; and nothing is left behind: no child, no
+ * descriptor. Long replicates in parts give the same bits in any order. */
 #ifndef _GNU_SOURCE
 #define _GNU_SOURCE
 #endif
 #include <dirent.h>
 #include <errno.h>
 #include <math.h>
+#include <signal.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/mman.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -17,6 +20,10 @@
 #include "../../src/pool.h"
 #include "check.h"
 #include "kgroup.h"
+
+#ifndef CTEST_HELPER
+#define CTEST_HELPER "build/bootscale-pool"
+#endif
 
 static int open_fds(void) {
   DIR *d = opendir("/proc/self/fd");
@@ -28,35 +35,11 @@ static int open_fds(void) {
   return n - 1; /* the directory's own descriptor */
 }
 
-/* Whether [start, start + bytes) is still one of this process's mappings. */
-static int is_mapped(void *start) {
-  FILE *f = fopen("/proc/self/maps", "r");
-  if (!f) return -1;
-  char line[512];
-  int found = 0;
-  const unsigned long want = (unsigned long)start;
-  while (fgets(line, sizeof(line), f)) {
-    unsigned long lo, hi;
-    if (sscanf(line, "%lx-%lx", &lo, &hi) == 2 && want >= lo && want < hi) found = 1;
-  }
-  fclose(f);
-  return found;
-}
-
 /* No child of this process is left, running or zombie. */
 static int no_children(void) {
   errno = 0;
   const pid_t r = waitpid(-1, NULL, WNOHANG);
   return r == -1 && errno == ECHILD;
-}
-
-/* Drives a pool to the end (or a deadline), as api.c + R/pool.R do. */
-static pool_state drive(pool_t *p, double deadline_s) {
-  const double end = ctest_now() + deadline_s;
-  pool_state st;
-  while ((st = pool_wait(p, 50)) == POOL_RUNNING && ctest_now() < end) {
-  }
-  return st;
 }
 
 /* A means job big enough for several blocks per worker. */
@@ -67,7 +50,7 @@ typedef struct {
   double x[2][40], w[2][40];
 } pjob;
 
-static int pjob_make(pjob *m, int64_t n_means) {
+static int pjob_make(pjob *m, int64_t n_means, int64_t ss) {
   memset(m, 0, sizeof(*m));
   uint64_t s = 8;
   for (int g = 0; g < 2; g++)
@@ -83,7 +66,7 @@ static int pjob_make(pjob *m, int64_t n_means) {
   m->job.n_groups = 2;
   m->job.groups = m->grp;
   m->job.n_means = n_means;
-  m->job.sample_size = 25;
+  m->job.sample_size = ss;
   m->job.seed = 4242;
   return 1;
 }
@@ -93,199 +76,286 @@ static void pjob_free(pjob *m) {
   kgroup_free(&m->g[1]);
 }
 
-/* The pool's block function: the job's out points into the shared area,
- * which the child sees through its copy of the job. */
-static void means_block(const void *ctx, int64_t block) {
-  kernel_means_block((const kernel_means_job *)ctx, block);
+/* A run of the whole job as src/api.c lays it out: head, group records,
+ * cells, marks, output, partial sums. */
+typedef struct {
+  pool_run run;
+  kernel_group groups[2];
+  kernel_means_job means;
+  alias_table table;
+  kernel_draws_job draws;
+  size_t off_out;
+} prun;
+
+static size_t up64(size_t n) { return (n + 63) / 64 * 64; }
+static size_t up_page(size_t n) { return (n + 4095) / 4096 * 4096; }
+
+static int prun_make(prun *p, const pjob *m, int shared, int hook, int64_t hook_block,
+                     double hook_seconds) {
+  memset(p, 0, sizeof(*p));
+  const int64_t nb = kernel_means_n_blocks(&m->job);
+  const size_t off_groups = pool_head_bytes();
+  size_t at = up64(off_groups + 2 * sizeof(pool_job_group));
+  size_t cells[2], cells2[2];
+  for (int g = 0; g < 2; g++) {
+    cells[g] = at;
+    at = up64(at + (size_t)m->grp[g].k * sizeof(kernel_cell));
+    cells2[g] = at;
+    at = up64(at + (size_t)m->grp[g].k2 * sizeof(kernel_cell));
+  }
+  const size_t marks = at;
+  const size_t out = up_page(marks + (size_t)nb);
+  const size_t partials = up_page(out + (size_t)(2 * m->job.n_means) * sizeof(double));
+  const size_t bytes = partials + (size_t)nb * sizeof(long double);
+  if (pool_run_map(&p->run, bytes, shared, "/tmp") != 0) return 0;
+  char *base = (char *)p->run.map;
+  pool_job_head *h = p->run.head;
+  pool_job_group *pg = (pool_job_group *)(base + off_groups);
+  for (int g = 0; g < 2; g++) {
+    pg[g].k = m->grp[g].k;
+    pg[g].k2 = m->grp[g].k2;
+    pg[g].cells = cells[g];
+    pg[g].cells2 = cells2[g];
+    memcpy(base + cells[g], m->grp[g].cells, (size_t)m->grp[g].k * sizeof(kernel_cell));
+    if (m->grp[g].k2)
+      memcpy(base + cells2[g], m->grp[g].cells2, (size_t)m->grp[g].k2 * sizeof(kernel_cell));
+  }
+  h->magic = POOL_JOB_MAGIC;
+  h->bytes = p->run.bytes;
+  h->kind = POOL_JOB_MEANS;
+  h->hook_action = hook;
+  h->hook_block = hook_block;
+  h->hook_seconds = hook_seconds;
+  h->n_groups = 2;
+  h->n_means = m->job.n_means;
+  h->sample_size = m->job.sample_size;
+  h->seed = m->job.seed;
+  h->n_blocks = nb;
+  h->first = 0;
+  h->end = nb;
+  h->next = 0;
+  h->groups = off_groups;
+  h->marks = marks;
+  h->out = out;
+  h->partials = partials;
+  p->off_out = out;
+  p->run.self_work = hook == POOL_HOOK_NONE;
+  return pool_job_bind(base, p->groups, &p->means, &p->table, &p->draws) == 0;
+}
+
+static void prun_block(void *ctx, int64_t b) {
+  prun *p = (prun *)ctx;
+  pool_job_block(p->run.head, &p->means, &p->draws, b);
+}
+
+static pool_state drive(pool_client *c, prun *p, double deadline_s) {
+  const double end = ctest_now() + deadline_s;
+  pool_state st;
+  while ((st = pool_run_step(c, &p->run, prun_block, p, 5, 50)) == POOL_RUNNING &&
+         ctest_now() < end) {
+  }
+  if (st == POOL_DONE && kernel_means_parts(p->means.sample_size) > 1)
+    kernel_means_reduce(&p->means, 0, 2 * p->means.n_means, p->means.out);
+  return st;
+}
+
+static double *serial_means(pjob *m) {
+  const int64_t n = 2 * m->job.n_means;
+  double *out = malloc((size_t)n * sizeof(double));
+  const int64_t nb = kernel_means_n_blocks(&m->job);
+  long double *partials = malloc((size_t)nb * sizeof(long double));
+  if (!out || !partials) {
+    free(out);
+    free(partials);
+    return NULL;
+  }
+  m->job.out = out;
+  m->job.partials = partials;
+  for (int64_t b = 0; b < nb; b++) kernel_means_block(&m->job, b);
+  if (kernel_means_parts(m->job.sample_size) > 1) kernel_means_reduce(&m->job, 0, n, out);
+  free(partials);
+  m->job.partials = NULL;
+  return out;
 }
 
 CTEST(test_pool_results_equal_serial) {
-  pjob m;
-  const int64_t n_means = 10 * KERNEL_BLOCK_MEANS + 77;
-  if (!pjob_make(&m, n_means)) {
-    CHECK(0, "building the job failed");
+  const int fds = open_fds();
+  const int64_t shapes[][2] = {{10 * KERNEL_BLOCK_MEANS + 77, 25}, {3, 9000001}, {5, 70001}};
+  for (int s = 0; s < 3; s++) {
+    pjob m;
+    if (!pjob_make(&m, shapes[s][0], shapes[s][1])) {
+      CHECK(0, "building the job failed");
+      pjob_free(&m);
+      return;
+    }
+    double *serial = serial_means(&m);
+    CHECK(serial != NULL, "malloc");
+    for (int workers = 2; workers <= 3 && serial; workers++) {
+      pool_client c;
+      const int err = pool_client_start(&c, CTEST_HELPER, workers, 0);
+      CHECK(err == 0, "start: %s", c.failure);
+      if (err) break;
+      CHECK(pool_client_alive(&c), "the pool is not alive after its start");
+      /* with this process pulling blocks too, and with the workers alone */
+      for (int self = 1; self >= 0; self--) {
+        prun p;
+        CHECK(prun_make(&p, &m, 1, self ? POOL_HOOK_NONE : POOL_HOOK_SLEEP, -1, 0), "map");
+        CHECK(pool_run_send(&c, &p.run, workers - 1) == 0, "send: %s", p.run.failure);
+        const pool_state st = drive(&c, &p, 30);
+        CHECK(st == POOL_DONE, "shape %d, %d workers, self %d: state %d (%s)", s, workers,
+              self, (int)st, p.run.failure);
+        if (st == POOL_DONE)
+          CHECK(memcmp((char *)p.run.map + p.off_out, serial,
+                       (size_t)(2 * m.job.n_means) * sizeof(double)) == 0,
+                "shape %d, %d workers, self %d: results differ from serial", s, workers, self);
+        pool_run_release(&c, &p.run);
+      }
+      pool_client_stop(&c);
+    }
+    free(serial);
     pjob_free(&m);
-    return;
   }
-  const size_t bytes = (size_t)(2 * n_means) * sizeof(double);
-  double *serial = malloc(bytes);
-  if (!serial) {
-    CHECK(0, "malloc");
-    pjob_free(&m);
-    return;
-  }
-  m.job.out = serial;
-  const int64_t nb = kernel_means_n_blocks(&m.job);
-  for (int64_t b = 0; b < nb; b++) kernel_means_block(&m.job, b);
-
-  const int fds0 = open_fds();
-  const int workers[] = {1, 2, 3, 7};
-  for (int i = 0; i < 4; i++) {
-    pool_t p;
-    pool_init(&p);
-    CHECK(pool_map(&p, nb, bytes) == 0, "pool_map");
-    m.job.out = pool_data(&p);
-    CHECK(pool_fork(&p, workers[i], means_block, &m.job, NULL) == 0, "pool_fork %d", workers[i]);
-    const pool_state st = drive(&p, 60);
-    CHECK(st == POOL_DONE, "%d workers: state %d (%s)", workers[i], (int)st, pool_failure(&p));
-    CHECK(pool_progress(&p) == nb, "%d workers: progress %lld of %lld", workers[i],
-          (long long)pool_progress(&p), (long long)nb);
-    CHECK(memcmp(pool_data(&p), serial, bytes) == 0, "%d workers: results differ from serial",
-          workers[i]);
-    void *map = p.map;
-    pool_release(&p);
-    CHECK(no_children(), "%d workers: a child is left", workers[i]);
-    CHECK(is_mapped(map) == 0, "%d workers: the mapping is still there", workers[i]);
-    CHECK(open_fds() == fds0, "%d workers: %d descriptors open, %d before", workers[i],
-          open_fds(), fds0);
-  }
-  free(serial);
-  pjob_free(&m);
+  CHECK(no_children(), "children left");
+  CHECK(open_fds() == fds, "descriptors: %d before, %d after", fds, open_fds());
 }
 
-/* More workers than blocks, and no block at all. */
-CTEST(test_pool_edge_sizes) {
+CTEST(test_pool_long_parts_any_order) {
   pjob m;
-  if (!pjob_make(&m, 3)) {
+  if (!pjob_make(&m, 3, 3 * KERNEL_PART_DRAWS + 5)) {
     CHECK(0, "building the job failed");
     pjob_free(&m);
     return;
   }
-  pool_t p;
-  pool_init(&p);
+  CHECK(kernel_means_parts(m.job.sample_size) == 4, "parts");
+  CHECK(kernel_means_parts(KERNEL_LONG_MIN) == 0, "classic layout up to KERNEL_LONG_MIN");
+  CHECK(kernel_means_parts(KERNEL_LONG_MIN + 1) == 1, "one part above it");
+  CHECK(kernel_means_n_blocks(&m.job) == 2 * 3 * 4, "blocks");
+  CHECK(kernel_means_n_units(&m.job) == 6, "units");
+  double *fwd = serial_means(&m);
   const int64_t nb = kernel_means_n_blocks(&m.job);
-  CHECK(nb == 2, "2 groups of 3 means make %lld blocks", (long long)nb);
-  CHECK(pool_map(&p, nb, 6 * sizeof(double)) == 0, "pool_map");
-  m.job.out = pool_data(&p);
-  CHECK(pool_fork(&p, 5, means_block, &m.job, NULL) == 0, "pool_fork");
-  CHECK(drive(&p, 60) == POOL_DONE, "5 workers on 2 blocks: %s", pool_failure(&p));
-  const double *out = pool_data(&p);
-  int bad = 0;
-  for (int i = 0; i < 6; i++) bad += !(out[i] >= 0 && out[i] <= 40);
-  CHECK(bad == 0, "%d means out of range", bad);
-  pool_release(&p);
-  CHECK(no_children(), "a child is left");
-
-  pool_init(&p);
-  CHECK(pool_map(&p, 0, 0) == 0, "pool_map of nothing");
-  CHECK(pool_fork(&p, 2, means_block, &m.job, NULL) == 0, "pool_fork");
-  CHECK(drive(&p, 60) == POOL_DONE, "no blocks: %s", pool_failure(&p));
-  pool_release(&p);
-  pool_release(&p); /* idempotent */
-  CHECK(no_children(), "a child is left");
-
-  /* Bad arguments start nothing. */
-  pool_init(&p);
-  CHECK(pool_fork(&p, 2, means_block, &m.job, NULL) == EINVAL, "fork before map");
-  CHECK(pool_map(&p, 1, 8) == 0, "pool_map");
-  CHECK(pool_fork(&p, 0, means_block, &m.job, NULL) == EINVAL, "0 workers");
-  CHECK(pool_fork(&p, POOL_MAX_WORKERS + 1, means_block, &m.job, NULL) == EINVAL,
-        "too many workers");
-  pool_release(&p);
-  CHECK(no_children(), "a child is left");
+  double rev[6];
+  long double partials[24];
+  m.job.out = rev;
+  m.job.partials = partials;
+  for (int64_t b = nb - 1; b >= 0; b--) kernel_means_block(&m.job, b);
+  kernel_means_reduce(&m.job, 0, 6, rev);
+  CHECK(fwd && memcmp(fwd, rev, sizeof(rev)) == 0, "parts in reverse order change the bits");
+  /* plausible means: values 0..39 (group 0) and 1..40 (group 1) */
+  for (int i = 0; fwd && i < 6; i++)
+    CHECK(fwd[i] > 0 && fwd[i] < 41, "mean %d is %g", i, fwd[i]);
+  free(fwd);
   pjob_free(&m);
 }
 
 CTEST(test_pool_failing_workers) {
-  struct {
-    pool_hook_action action;
-    const char *name;
-    const char *want; /* in the failure description */
-  } cases[] = {
-      {POOL_HOOK_SEGV, "segv", "killed by signal 11"},
-      {POOL_HOOK_KILL, "kill", "killed by signal 9"},
-      {POOL_HOOK_EXIT0, "exit0", "exited without completing"},
-      {POOL_HOOK_EXIT3, "exit3", "exited with status 3"},
-  };
+  const int fds = open_fds();
   pjob m;
-  const int64_t n_means = 6 * KERNEL_BLOCK_MEANS;
-  if (!pjob_make(&m, n_means)) {
+  if (!pjob_make(&m, 6 * KERNEL_BLOCK_MEANS, 25)) {
     CHECK(0, "building the job failed");
     pjob_free(&m);
     return;
   }
-  const int64_t nb = kernel_means_n_blocks(&m.job);
-  const size_t bytes = (size_t)(2 * n_means) * sizeof(double);
-  const int fds0 = open_fds();
-  for (size_t c = 0; c < sizeof(cases) / sizeof(cases[0]); c++)
-    for (int workers = 1; workers <= 3; workers++)
-      for (int64_t block = 0; block < nb; block += nb - 1) { /* first and last */
-        pool_t p;
-        pool_init(&p);
-        pool_hook hook = {cases[c].action, block, 0};
-        CHECK(pool_map(&p, nb, bytes) == 0, "pool_map");
-        m.job.out = pool_data(&p);
-        CHECK(pool_fork(&p, workers, means_block, &m.job, &hook) == 0, "pool_fork");
-        const pool_state st = drive(&p, 60);
-        const char *why = pool_failure(&p);
-        CHECK(st == POOL_FAILED, "%s, %d workers, block %lld: state %d", cases[c].name, workers,
-              (long long)block, (int)st);
-        CHECK(strstr(why, cases[c].want) != NULL, "%s, %d workers, block %lld: failure \"%s\"",
-              cases[c].name, workers, (long long)block, why);
-        CHECK(strstr(why, "worker") != NULL, "%s: the failure does not say \"worker\": \"%s\"",
-              cases[c].name, why);
-        /* Failing already reaped every child and closed every pipe... */
-        CHECK(no_children(), "%s, %d workers: a child is left after the failure", cases[c].name,
-              workers);
-        CHECK(open_fds() == fds0, "%s, %d workers: %d descriptors open, %d before",
-              cases[c].name, workers, open_fds(), fds0);
-        /* ... and pool_release unmaps the region. */
-        void *map = p.map;
-        pool_release(&p);
-        CHECK(is_mapped(map) == 0, "%s, %d workers: the mapping is still there", cases[c].name,
-              workers);
-        CHECK(pool_wait(&p, 0) == POOL_FAILED, "the state stays FAILED after release");
-      }
+  const struct {
+    int hook;
+    const char *want;
+  } cases[] = {{POOL_HOOK_SEGV, "killed by signal 11"},
+               {POOL_HOOK_KILL, "killed by signal 9"},
+               {POOL_HOOK_EXIT3, "exited with status 3"},
+               {POOL_HOOK_EXIT0, "without completing"}};
+  for (int i = 0; i < 4; i++) {
+    pool_client c;
+    if (pool_client_start(&c, CTEST_HELPER, 2, 0) != 0) {
+      CHECK(0, "start: %s", c.failure);
+      break;
+    }
+    prun p;
+    CHECK(prun_make(&p, &m, 1, cases[i].hook, 2, 0), "map");
+    CHECK(pool_run_send(&c, &p.run, 1) == 0, "send");
+    const pool_state st = drive(&c, &p, 20);
+    CHECK(st == POOL_FAILED, "hook %d: state %d", cases[i].hook, (int)st);
+    CHECK(strstr(p.run.failure, cases[i].want) != NULL, "hook %d: failure '%s'", cases[i].hook,
+          p.run.failure);
+    CHECK(strstr(p.run.failure, "worker 1 (pid ") != NULL, "names the worker: '%s'",
+          p.run.failure);
+    CHECK(!pool_client_alive(&c), "a pool with a dead worker is not alive");
+    pool_run_release(&c, &p.run);
+    pool_client_stop(&c);
+  }
   pjob_free(&m);
+  CHECK(no_children(), "children left");
+  CHECK(open_fds() == fds, "descriptors: %d before, %d after", fds, open_fds());
 }
 
-/* A worker asleep on a block; releasing the pool mid-run kills and reaps
- * every child at once (the interrupt path). */
 CTEST(test_pool_release_mid_run) {
+  const int fds = open_fds();
   pjob m;
-  const int64_t n_means = 4 * KERNEL_BLOCK_MEANS;
-  if (!pjob_make(&m, n_means)) {
+  if (!pjob_make(&m, 6 * KERNEL_BLOCK_MEANS, 25)) {
     CHECK(0, "building the job failed");
     pjob_free(&m);
     return;
   }
-  const int64_t nb = kernel_means_n_blocks(&m.job);
-  const int fds0 = open_fds();
-  for (int workers = 1; workers <= 3; workers++) {
-    pool_t p;
-    pool_init(&p);
-    pool_hook hook = {POOL_HOOK_SLEEP, 0, 60.0};
-    CHECK(pool_map(&p, nb, (size_t)(2 * n_means) * sizeof(double)) == 0, "pool_map");
-    m.job.out = pool_data(&p);
-    CHECK(pool_fork(&p, workers, means_block, &m.job, &hook) == 0, "pool_fork");
-    const double t0 = ctest_now();
-    pool_state st = POOL_RUNNING;
-    for (int i = 0; i < 4 && st == POOL_RUNNING; i++) st = pool_wait(&p, 50);
-    CHECK(st == POOL_RUNNING, "%d workers: state %d while a worker sleeps", workers, (int)st);
-    pid_t pids[POOL_MAX_WORKERS];
-    for (int i = 0; i < p.workers; i++) pids[i] = p.pid[i];
-    const int n = p.workers;
-    void *map = p.map;
-    pool_release(&p);
-    const double took = ctest_now() - t0;
-    CHECK(took < 5.0, "%d workers: release took %.1f s", workers, took);
-    CHECK(no_children(), "%d workers: a child is left after release", workers);
-    for (int i = 0; i < n; i++)
-      CHECK(kill(pids[i], 0) == -1 && errno == ESRCH, "worker pid %ld still exists",
-            (long)pids[i]);
-    CHECK(is_mapped(map) == 0, "%d workers: the mapping is still there", workers);
-    CHECK(open_fds() == fds0, "%d workers: %d descriptors open, %d before", workers, open_fds(),
-          fds0);
+  double *serial = serial_means(&m);
+  pool_client c;
+  if (pool_client_start(&c, CTEST_HELPER, 2, 0) != 0) {
+    CHECK(0, "start: %s", c.failure);
+    free(serial);
+    pjob_free(&m);
+    return;
   }
-  /* A short sleep still finishes with the right result. */
-  pool_t p;
-  pool_init(&p);
-  pool_hook hook = {POOL_HOOK_SLEEP, 1, 0.2};
-  CHECK(pool_map(&p, nb, (size_t)(2 * n_means) * sizeof(double)) == 0, "pool_map");
-  m.job.out = pool_data(&p);
-  CHECK(pool_fork(&p, 2, means_block, &m.job, &hook) == 0, "pool_fork");
-  CHECK(drive(&p, 60) == POOL_DONE, "a short sleep: %s", pool_failure(&p));
-  pool_release(&p);
-  CHECK(no_children(), "a child is left");
+  /* the worker sleeps a second in block 0; the run is released meanwhile */
+  prun p;
+  CHECK(prun_make(&p, &m, 1, POOL_HOOK_SLEEP, 0, 1.0), "map");
+  CHECK(pool_run_send(&c, &p.run, 1) == 0, "send");
+  CHECK(pool_run_step(&c, &p.run, prun_block, &p, 5, 50) == POOL_RUNNING, "still running");
+  const double t0 = ctest_now();
+  pool_run_release(&c, &p.run);
+  CHECK(ctest_now() - t0 < 0.05, "release took %.3f s", ctest_now() - t0);
+  CHECK(pool_client_alive(&c), "the pool survives a released run");
+  /* the next run completes (this process does the blocks the busy worker
+   * cannot) and is right */
+  CHECK(prun_make(&p, &m, 1, POOL_HOOK_NONE, -1, 0), "map");
+  CHECK(pool_run_send(&c, &p.run, 1) == 0, "send");
+  CHECK(drive(&c, &p, 20) == POOL_DONE, "the next run: %s", p.run.failure);
+  CHECK(serial && memcmp((char *)p.run.map + p.off_out, serial,
+                         (size_t)(2 * m.job.n_means) * sizeof(double)) == 0,
+        "the next run's results differ");
+  pool_run_release(&c, &p.run);
+  pool_client_stop(&c);
+  free(serial);
   pjob_free(&m);
+  CHECK(no_children(), "children left");
+  CHECK(open_fds() == fds, "descriptors: %d before, %d after", fds, open_fds());
+}
+
+CTEST(test_pool_helper_death_and_idle_stop) {
+  const int fds = open_fds();
+  pool_client c;
+  if (pool_client_start(&c, CTEST_HELPER, 3, 0) != 0) {
+    CHECK(0, "start: %s", c.failure);
+    return;
+  }
+  const pid_t w0 = c.pid[0];
+  kill(c.helper, SIGKILL);
+  double end = ctest_now() + 5;
+  while (pool_client_alive(&c) && ctest_now() < end) {
+  }
+  CHECK(!pool_client_alive(&c), "a killed helper goes unnoticed");
+  pool_client_stop(&c);
+  /* its workers die with it (PR_SET_PDEATHSIG, or their parent checks) */
+  end = ctest_now() + 3;
+  while (kill(w0, 0) == 0 && ctest_now() < end) {
+  }
+  CHECK(kill(w0, 0) == -1, "a worker outlived its helper");
+  /* idle stop: the helper leaves after its idle time */
+  if (pool_client_start(&c, CTEST_HELPER, 2, 0.2) != 0) {
+    CHECK(0, "start: %s", c.failure);
+    return;
+  }
+  end = ctest_now() + 5;
+  while (pool_client_alive(&c) && ctest_now() < end) {
+  }
+  CHECK(!pool_client_alive(&c), "the idle pool did not stop");
+  pool_client_stop(&c);
+  CHECK(no_children(), "children left");
+  CHECK(open_fds() == fds, "descriptors: %d before, %d after", fds, open_fds());
 }

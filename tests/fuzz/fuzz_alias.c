@@ -180,7 +180,7 @@ static void check_kernel(const double *x, const double *w, int64_t k, int64_t ss
     }
   double *out = malloc((size_t)n_means * sizeof(double));
   FUZZ_CHECK(out != NULL, "malloc");
-  kernel_means_job job = {1, &g.grp, n_means, ss, seed, out};
+  kernel_means_job job = {1, &g.grp, n_means, ss, seed, out, NULL}; /* ss <= 16: no parts */
   const int64_t nb = kernel_means_n_blocks(&job);
   /* Last block first: any order gives the same result. */
   for (int64_t b = nb - 1; b >= 0; b--) kernel_means_block(&job, b);

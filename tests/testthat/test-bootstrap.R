@@ -336,3 +336,38 @@ test_that("every help page that refers to the section on random numbers has it",
   expect_true(all(c("bootstrap_mean.Rd", "filesize_pipeline.Rd", "bootstrap_means.Rd") %in% names(db)[has]))
   expect_identical(names(db)[refers & !has], character())
 })
+
+test_that("long replicates (sample_size > 65536, cut into parts) have the right distribution", {
+  # mean and variance of the mean of ss draws against the exact ones, for a
+  # pair table (k <= 64) and a single table (k = 100), with one part and
+  # with three (an odd count: the last part ends with a single draw)
+  cases <- list(
+    list(x = c(0, 1, 2), w = c(1, 2, 3), ss = 70001, n = 200),
+    list(x = c(0, 1, 2), w = c(1, 2, 3), ss = 2 * 4194304 + 3, n = 40),
+    list(x = 0:99, w = rep(1, 100), ss = 70001, n = 200),
+    list(x = 0:99, w = rep(1, 100), ss = 2 * 4194304 + 3, n = 40)
+  )
+  for (cs in cases) {
+    p <- cs$w / sum(cs$w)
+    mu <- sum(p * cs$x)
+    sigma2 <- sum(p * cs$x^2) - mu^2
+    m <- bootstrap_means(cs$x, cs$w, n_means = cs$n, sample_size = cs$ss, workers = 1, seed = 11)
+    z <- (mean(m) - mu) / sqrt(sigma2 / cs$ss / cs$n)
+    expect_lt(abs(z), 5)
+    ratio <- stats::var(m) / (sigma2 / cs$ss) # ~ chi-squared(n - 1) / (n - 1)
+    expect_gt(ratio, stats::qchisq(1e-4, cs$n - 1) / (cs$n - 1))
+    expect_lt(ratio, stats::qchisq(1 - 1e-4, cs$n - 1) / (cs$n - 1))
+  }
+})
+
+test_that("long replicates' values for a seed are pinned (new in 0.2.0)", {
+  # Printed with 17 significant digits when the long layout was introduced:
+  # these jobs got new bits then (NEWS), and must keep these from now on.
+  x <- bootstrap_means(c(0, 1, 2), n_means = 3, sample_size = 1e6, seed = 3, workers = 1)
+  expect_identical(sprintf("%.17g", x),
+                   c("1.0002880000000001", "0.99966200000000005", "0.99897800000000003"))
+  x <- bootstrap_means(1:100, n_means = 2, sample_size = 7e5, seed = 9, workers = 1)
+  expect_identical(sprintf("%.17g", x), c("50.488965714285712", "50.548108571428571"))
+  x <- bootstrap_means(c(0, 1, 2), n_means = 2, sample_size = 9e6 + 1, seed = 3, workers = 1)
+  expect_identical(sprintf("%.17g", x), c("0.99995388889401238", "1.0002908888565678"))
+})

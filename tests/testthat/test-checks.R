@@ -364,11 +364,12 @@ test_that("the bootscale.workers option is checked where it is used", {
   expect_lte(default_workers(), 256L)
 })
 
-test_that("after bad inputs on the parallel path no child, fd or connection is left", {
+test_that("after bad inputs and failures on the parallel path no child, fd or connection is left", {
   skip_if_no_fork()
   skip_if(parallelly::availableCores(omit = 0L) < 2, "fewer than 2 cores")
   local_no_children()
   withr::local_options(list(bootscale.min_parallel_draws = 0, bootscale.force_fork = TRUE))
+  pool_start(2) # its descriptors are the pool's, before and after
   fds <- open_fds()
   connections <- nrow(showConnections(all = TRUE))
   d <- data.frame(v = 1:40, w = rep(c(1, 0, 2), length.out = 40), g = rep(1:4, 10))
@@ -377,11 +378,28 @@ test_that("after bad inputs on the parallel path no child, fd or connection is l
     bad_weights ~ bootstrap_mean(d, v, w * (g != 2), .by = g, n_means = 5000, workers = 2)
     bad_conf_level ~ filesize_pipeline(n_means = 5000, workers = 2, conf_level = 2)
   })
+  expect_identical(open_fds(), fds)
+  # Failures after the job is on the pool: an R error in the middle of the
+  # run (a time limit, checked where R checks for interrupts) ...
+  withr::with_options(list(bootscale.test_hook = list(action = "sleep", block = 3, seconds = 0.5)), {
+    setTimeLimit(elapsed = 0.3, transient = TRUE)
+    expect_error(bootstrap_mean(d, v, w, .by = g, n_means = 5000, workers = 2), "time limit")
+    setTimeLimit()
+  })
+  expect_identical(pool_status()$state, "running")
+  expect_identical(open_fds(), fds)
+  # ... and a worker that crashes (the pool is stopped, rebuilt next call)
+  withr::with_options(list(bootscale.test_hook = list(action = "segv", block = 2)), {
+    expect_error(bootstrap_means(1:10, n_means = 5000, workers = 2), class = "bootscale_error_worker")
+  })
+  expect_identical(pool_status()$state, "stopped")
+  expect_identical(open_fds(), fds - 2L) # the pool's two sockets are closed
   # The pool still works, and agrees with one worker.
-  expect_identical(bootstrap_means(1:10, n_means = 5000, workers = 2, seed = 1),
-                   bootstrap_means(1:10, n_means = 5000, workers = 1, seed = 1))
-  expect_identical(bootstrap_mean(d, v, w, .by = g, n_means = 3000, workers = 2, seed = 2),
-                   bootstrap_mean(d, v, w, .by = g, n_means = 3000, workers = 1, seed = 2))
+  strip <- function(x) `attr<-`(x, "processes", NULL)
+  expect_identical(strip(bootstrap_means(1:10, n_means = 5000, workers = 2, seed = 1)),
+                   strip(bootstrap_means(1:10, n_means = 5000, workers = 1, seed = 1)))
+  expect_identical(strip(bootstrap_mean(d, v, w, .by = g, n_means = 3000, workers = 2, seed = 2)),
+                   strip(bootstrap_mean(d, v, w, .by = g, n_means = 3000, workers = 1, seed = 2)))
   expect_identical(open_fds(), fds)
   expect_identical(nrow(showConnections(all = TRUE)), connections)
 })

@@ -30,7 +30,7 @@ test_that("the skewed case has the right rare-category counts", {
 })
 
 test_that("a single value and equal weights work", {
-  expect_identical(wsample(7L, 5, seed = 1), rep(7L, 5))
+  expect_identical(wsample(7L, 5, seed = 1), structure(rep(7L, 5), processes = 1L))
   x <- wsample(letters[1:4], 4e4, seed = 2)
   expect_type(x, "character")
   expect_gt(chisq_p(match(x, letters[1:4]), rep(1, 4)), 0.001)
@@ -44,7 +44,7 @@ test_that("wsample keeps the type of x", {
   expect_type(wsample(c(1.5, 2.5), 3, seed = 1), "double")
   expect_type(wsample(1:3, 3, seed = 1), "integer")
   expect_type(wsample(c(TRUE, FALSE), 3, seed = 1), "logical")
-  expect_identical(wsample(1:3, 0, seed = 1), integer())
+  expect_identical(wsample(1:3, 0, seed = 1), structure(integer(), processes = 1L))
 })
 
 test_that("seeds reproduce and set.seed() governs seed = NULL", {
