@@ -37,8 +37,16 @@
 #'   draws in a 70 MB session and 30 million at 200 MB); where fork is
 #'   missing or unsafe the work runs serially with a one-time message.
 #' @param seed `NULL` or a whole number; see Random numbers.
+#' @param backend Where the blocks are computed: `"fork"` (this machine's
+#'   worker pool), `"future"` (one future per chunk of blocks, run by
+#'   whatever [future::plan()] is set, for example on a Slurm cluster), or
+#'   [future_backend()] for its settings (chunks, retries, checkpoint).
+#'   Defaults to `getOption("bootscale.backend", "fork")`. Results are
+#'   identical for every backend.
 #' @return A double vector of `n_means` bootstrap means, with attributes
-#'   `seed` (the seed used) and `rng` (the generator's name).
+#'   `seed` (the seed used) and `rng` (the generator's name); under the
+#'   future backend also `backend`, `chunks` and `chunk_log` (see
+#'   [future_backend()]).
 #' @seealso [bootstrap_mean()] for data frames and groups.
 #' @export
 #' @examples
@@ -46,25 +54,31 @@
 #' c(mean = mean(m), sd = sd(m))
 #' identical(m, bootstrap_means(0:40, dpois(0:40, 12), 1000, workers = 2, seed = 1))
 bootstrap_means <- function(x, weights = NULL, n_means = 1000, sample_size = 100,
-                            workers = NULL, seed = NULL) {
+                            workers = NULL, seed = NULL,
+                            backend = getOption("bootscale.backend", "fork")) {
   x <- check_values(x)
   weights <- check_weights(weights, length(x))
   n_means <- check_count(n_means)
   sample_size <- check_count(sample_size, max = 4.5e15)  # the C engine's limit
   workers <- check_workers(workers)
+  backend <- check_backend(backend)
   check_result_size(n_means, 8, "The bootstrap means")
   seed <- check_seed(seed)
-  res <- means_engine(list(x), list(weights), n_means, sample_size, workers, seed)
+  res <- means_engine(list(x), list(weights), n_means, sample_size, workers, seed,
+                      backend = backend)
   structure(res, seed = seed, rng = rng_name)
 }
 
 rng_name <- "xoshiro256++ keyed by SplitMix64"
 
 means_engine <- function(values, weights, n_means, sample_size, workers, seed,
-                         call = rlang::caller_env(), finish = job_result) {
+                         call = rlang::caller_env(), finish = NULL, backend = NULL) {
+  if (!is.null(backend)) {
+    return(future_means(values, weights, n_means, sample_size, seed, backend, call, finish))
+  }
   job <- .Call(C_bs_means_job, values, weights, n_means, sample_size, seed)
   run_job(job, workers, n_draws = length(values) * n_means * sample_size, call = call,
-          finish = finish)
+          finish = finish %||% job_result)
 }
 
 #' Bootstrap the weighted mean of a column, by group
@@ -105,7 +119,8 @@ means_engine <- function(values, weights, n_means, sample_size, workers, seed,
 #' bootstrap_mean(yearly, BytesLog2 / 10, Files, n_means = 500, seed = 1)
 bootstrap_mean <- function(.data, value, weight = NULL, .by = NULL, n_means = 1000,
                            sample_size = 100, conf_level = 0.95, keep_samples = FALSE,
-                           workers = NULL, seed = NULL) {
+                           workers = NULL, seed = NULL,
+                           backend = getOption("bootscale.backend", "fork")) {
   check_data_frame(.data)
   value_quo <- rlang::enquo(value)
   weight_quo <- rlang::enquo(weight)
@@ -118,6 +133,7 @@ bootstrap_mean <- function(.data, value, weight = NULL, .by = NULL, n_means = 10
   conf_level <- check_conf_level(conf_level)
   keep_samples <- check_flag(keep_samples)
   workers <- check_workers(workers)
+  backend <- check_backend(backend)
 
   x <- eval_column(.data, value_quo, "value")
   w <- if (rlang::quo_is_null(weight_quo)) NULL else eval_column(.data, weight_quo, "weight")
@@ -158,12 +174,12 @@ bootstrap_mean <- function(.data, value, weight = NULL, .by = NULL, n_means = 10
   # the quantiles by selection rather than sorting.
   summarise <- function(job) {
     list(
-      stats = .Call(C_bs_job_summarise, job, as.double(n_groups), c(alpha, 1 - alpha)),
-      samples = if (keep_samples) job_result(job)
+      stats = summarise_job(job, n_groups, c(alpha, 1 - alpha)),
+      samples = if (keep_samples) job_means(job)
     )
   }
   done <- means_engine(unname(values), unname(weights), n_means, sample_size, workers, seed,
-                       finish = summarise)
+                       finish = summarise, backend = backend)
   stats <- done$stats
   res <- done$samples
   stats[2, is.nan(stats[2, ])] <- NA_real_ # one replicate has no spread
@@ -179,7 +195,7 @@ bootstrap_mean <- function(.data, value, weight = NULL, .by = NULL, n_means = 10
   out <- tibble::new_tibble(out, class = "bootscale_bootstrap")
   attr(out, "seed") <- seed
   attr(out, "rng") <- rng_name
-  out
+  with_backend_attrs(out, done)
 }
 
 format_key <- function(keys, i) {

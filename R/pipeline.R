@@ -13,13 +13,15 @@
 #' @return A tibble with the `by` columns, `Mean` (the bootstrap estimate of
 #'   the mean log2 file size), `std.error`, `conf.low`, `conf.high`,
 #'   `n_means`, and `samples` when `keep_samples = TRUE`; attributes `seed`
-#'   and `rng`.
+#'   and `rng`, and under the future backend `backend`, `chunks` and
+#'   `chunk_log`.
 #' @export
 #' @examples
 #' filesize_pipeline(n_means = 2000, seed = 1)
 filesize_pipeline <- function(path = filesizes_example(), by = "Year", n_means = 10000,
                               sample_size = 100, conf_level = 0.95, keep_samples = FALSE,
-                              workers = NULL, seed = NULL) {
+                              workers = NULL, seed = NULL,
+                              backend = getOption("bootscale.backend", "fork")) {
   filesizes <- in_pipeline(read_filesizes(path))
   check_columns(filesizes, by, "by")
   used <- intersect(by, c("BytesLog2", "Files", "SpaceUsage"))
@@ -35,7 +37,7 @@ filesize_pipeline <- function(path = filesizes_example(), by = "Year", n_means =
   out <- in_pipeline(bootstrap_mean(summed, .data$BytesLog2, weight = .data$Files, .by = by,
                                     n_means = n_means, sample_size = sample_size,
                                     conf_level = conf_level, keep_samples = keep_samples,
-                                    workers = workers, seed = seed))
+                                    workers = workers, seed = seed, backend = backend))
   names(out)[names(out) == "estimate"] <- "Mean"
   out
 }

@@ -578,3 +578,38 @@ SEXP bs_blas_set_threads(SEXP n) {
   if (t < 1 || t > 1e6) Rf_error("bootscale internal error: `n` out of range");
   return Rf_ScalarLogical(blas_set_threads((int)t) == 0);
 }
+
+/* ---- the cluster backend's seam ------------------------------------------ */
+
+/* Offset in the result of the first element of block b (b == n_blocks gives
+ * the length): blocks are contiguous slices in block order. */
+static R_xlen_t block_offset(const bs_job *job, int64_t b) {
+  if (b >= job->n_blocks) return job->out_length;
+  if (job->kind == JOB_DRAWS) return (R_xlen_t)(b * KERNEL_BLOCK_DRAWS);
+  const int64_t bpg = (job->means.n_means + KERNEL_BLOCK_MEANS - 1) / KERNEL_BLOCK_MEANS;
+  return (R_xlen_t)((b / bpg) * job->means.n_means + (b % bpg) * KERNEL_BLOCK_MEANS);
+}
+
+/* Blocks [from, to) computed in this process; returns only their slice of
+ * the result, for a chunk of the future backend. The full result vector is
+ * allocated but only the slice's pages are written. The cluster backend
+ * will call the pool's run_blocks() here instead. */
+SEXP bs_job_slice(SEXP xp, SEXP from, SEXP to) {
+  bs_job *job = job_get(xp);
+  if (job->forked) Rf_error("bootscale internal error: the job runs on the pool");
+  const double f = scalar_real(from, "from"), t = scalar_real(to, "to");
+  if (f < 0 || t > (double)job->n_blocks || f > t)
+    Rf_error("bootscale internal error: block range out of bounds");
+  SEXP res = job_result_vector(xp, job);
+  job_set_out(job, vector_data(res));
+  for (int64_t b = (int64_t)f; b < (int64_t)t; b++) {
+    job_block(job, b);
+    if ((b & 15) == 15) R_CheckUserInterrupt();
+  }
+  const R_xlen_t lo = block_offset(job, (int64_t)f), hi = block_offset(job, (int64_t)t);
+  SEXP out = PROTECT(Rf_allocVector(TYPEOF(res), hi - lo));
+  const size_t each = TYPEOF(res) == REALSXP ? sizeof(double) : sizeof(int);
+  if (hi > lo) memcpy(vector_data(out), (char *)vector_data(res) + (size_t)lo * each, (size_t)(hi - lo) * each);
+  UNPROTECT(1);
+  return out;
+}

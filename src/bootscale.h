@@ -33,4 +33,7 @@ SEXP bs_memory_child(SEXP bytes);
 SEXP bs_blas_info(SEXP path);
 SEXP bs_blas_set_threads(SEXP n);
 
+/* cluster backend: a range of blocks computed here, only their slice returned */
+SEXP bs_job_slice(SEXP xp, SEXP from, SEXP to);
+
 #endif

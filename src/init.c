@@ -33,6 +33,8 @@ static const R_CallMethodDef call_methods[] = {
     CALLDEF(bs_memory_child,     1),
     CALLDEF(bs_blas_info,        1),
     CALLDEF(bs_blas_set_threads, 1),
+    /* cluster backend: blocks of a job computed here, their slice returned */
+    CALLDEF(bs_job_slice,        3),
     {NULL, NULL, 0}};
 
 void attribute_visible R_init_bootscale(DllInfo *dll) {
