@@ -116,7 +116,7 @@ check_backend <- function(backend, call = rlang::caller_env()) {
       "bad_backend", call = call
     )
   }
-  if (!requireNamespace("future", quietly = TRUE)) {
+  if (future_missing()) {
     abort_bs(
       c("The future backend needs the {.pkg future} package.",
         "i" = "Install it with {.code install.packages(\"future\")}; for Slurm also {.pkg future.batchtools} (or run {.code bash tools/slurm-local.sh install} from bootscale's sources)."),
@@ -125,6 +125,8 @@ check_backend <- function(backend, call = rlang::caller_env()) {
   }
   backend
 }
+
+future_missing <- function() !requireNamespace("future", quietly = TRUE)
 
 # finish() of means_engine() gets a job handle from the fork backend and the
 # means themselves from the future backend.
