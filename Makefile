@@ -9,6 +9,9 @@
 #   make fuzz             libFuzzer on alias + kernel for FUZZ_SECONDS (60); installs clang if missing
 #   make valgrind         testthat suite under valgrind; log in valgrind/valgrind.log, summary printed
 #   make soak             1000 parallel calls in one R session; fails if fds, maps, children or RSS grow
+#   make cluster-demo     start a one-node Slurm here, run the pipeline on it (future.batchtools,
+#                         2 chunks), compare with the fork backend, stop Slurm (DATA=path too)
+#   make cluster-check    the future backend's tests, on that local Slurm too; daemons checked gone
 
 R ?= R
 RSCRIPT ?= Rscript
@@ -16,7 +19,8 @@ DATA ?=
 FUZZ_SECONDS ?= 60
 SOAK_LIB ?= /tmp/lib-soak
 
-.PHONY: setup install demo test check check-cran bench docs clean ctest fuzz valgrind soak
+.PHONY: setup install demo test check check-cran bench docs clean ctest fuzz valgrind soak \
+	cluster-demo cluster-check
 
 setup:
 	bash tools/setup.sh
@@ -60,3 +64,9 @@ soak: setup
 	$(R) CMD INSTALL --no-multiarch --library=$(SOAK_LIB) . > $(SOAK_LIB)/install.log 2>&1 || \
 	  { tail -n 30 $(SOAK_LIB)/install.log; exit 1; }
 	MALLOC_MMAP_THRESHOLD_=131072 R_LIBS=$(SOAK_LIB) $(RSCRIPT) tools/soak.R
+
+cluster-demo: setup
+	bash tools/cluster-demo.sh $(DATA)
+
+cluster-check: setup
+	bash tools/cluster-check.sh

@@ -221,14 +221,16 @@ write_checkpoint <- function(dir, key, from, to, value) {
 }
 
 # The worker's side of a chunk, called by namespace from the future with
-# plain data only. `attempt` counts from 1 and `hook` is a test hook
-# (options(bootscale.test_cluster_hook = list(chunk, action = "error" or
-# "sleep", attempts, seconds))): it acts on the given chunks while attempt
-# <= attempts.
+# plain data only. `attempt` counts from 1 and `hook` is a test hook, or a
+# list of them (options(bootscale.test_cluster_hook = list(chunk, action =
+# "error" or "sleep", attempts, seconds))): it acts on the given chunks
+# while attempt <= attempts. Not for users.
 run_chunk <- function(task, from, to, chunk, attempt, hook = NULL) {
-  if (!is.null(hook) && chunk %in% hook$chunk && attempt <= (hook$attempts %||% Inf)) {
-    if (identical(hook$action, "sleep")) Sys.sleep(hook$seconds %||% 0)
-    if (identical(hook$action, "error")) {
+  hooks <- if (is.null(hook$action)) hook else list(hook)
+  for (h in hooks) {
+    if (!(chunk %in% h$chunk && attempt <= (h$attempts %||% Inf))) next
+    if (identical(h$action, "sleep")) Sys.sleep(h$seconds %||% 0)
+    if (identical(h$action, "error")) {
       stop(sprintf("test hook: chunk %d fails on attempt %d", chunk, attempt), call. = FALSE)
     }
   }
