@@ -24,6 +24,10 @@
 #'   whose results are bit-identical for any number of workers
 #'   ([default_workers()]); [scaling_benchmark()] measures speedup against
 #'   workers and fits Amdahl's law ([amdahl_fit()]).
+#' * **Beyond one machine**: `backend = "future"` or [future_backend()]
+#'   sends chunks of a job's blocks to futures, so that `future::plan()`
+#'   runs them on other R sessions, a PSOCK cluster or Slurm
+#'   (`future.batchtools`), with identical results, retries and checkpoints.
 #' * **Profile before you optimize**: `vignette("scaling")` reads `Rprof()`
 #'   of the chapter's R pipeline against bootscale's with `summaryRprof()`.
 #' * **Look, do not only read**: `autoplot()` methods for the results of
@@ -33,10 +37,13 @@
 #' Options: `bootscale.workers` (default number of workers),
 #' `bootscale.force_fork` (fork even where parallelly considers it unsafe),
 #' `bootscale.min_parallel_draws` (replaces the cost rule that decides when
-#' forking pays, by a plain threshold: jobs with fewer draws run serially).
+#' forking pays, by a plain threshold: jobs with fewer draws run serially),
+#' `bootscale.backend` (`"fork"` or `"future"`), and the future backend's
+#' defaults `bootscale.chunks`, `bootscale.retries`, `bootscale.checkpoint`.
 #'
-#' Tutorials: `vignette("bootscale")` (get started) and
-#' `vignette("scaling")` (the chapter, lesson by lesson).
+#' Tutorials: `vignette("bootscale")` (get started),
+#' `vignette("scaling")` (the chapter, lesson by lesson) and
+#' `vignette("cluster")` (beyond one machine).
 #'
 #' @keywords internal
 #' @useDynLib bootscale, .registration = TRUE, .fixes = "C_"

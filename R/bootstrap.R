@@ -42,7 +42,8 @@
 #'   whatever [future::plan()] is set, for example on a Slurm cluster), or
 #'   [future_backend()] for its settings (chunks, retries, checkpoint).
 #'   Defaults to `getOption("bootscale.backend", "fork")`. Results are
-#'   identical for every backend.
+#'   identical for every backend. Under the future backend `workers` is not
+#'   used: each chunk uses the cores of the worker that runs it.
 #' @return A double vector of `n_means` bootstrap means, with attributes
 #'   `seed` (the seed used) and `rng` (the generator's name); under the
 #'   future backend also `backend`, `chunks` and `chunk_log` (see

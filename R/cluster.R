@@ -72,8 +72,10 @@ run_blocks <- function(job, workers, from, to) {
 #'   `backend` (`"future"`), `chunks` (the number of chunks) and
 #'   `chunk_log`, a data frame with one row per chunk: its block range
 #'   (`from`, `to`; 0-based, half-open), `source` (`"computed"` or
-#'   `"checkpoint"`), `attempts`, `node` (the worker's host name) and
-#'   `slurm_job_id` (the Slurm job that computed it, `NA` elsewhere).
+#'   `"checkpoint"`), `attempts`, `seconds` (the time its blocks took on
+#'   the worker, without the future's overhead), `node` (the worker's host
+#'   name) and `slurm_job_id` (the Slurm job that computed it, `NA`
+#'   elsewhere).
 #'   [wsample()] returns a vector like its `x`, without these attributes.
 #' @seealso `vignette("cluster", package = "bootscale")`.
 #' @export
@@ -236,9 +238,10 @@ run_chunk <- function(task, from, to, chunk, attempt, hook = NULL) {
   }
   job <- make_job(task)
   on.exit(.Call(C_bs_job_release, job), add = TRUE)
+  t0 <- proc.time()[["elapsed"]]
   value <- run_blocks(job, parallelly::availableCores(), from, to)
   id <- Sys.getenv("SLURM_JOB_ID", "")
-  list(value = value, node = Sys.info()[["nodename"]],
+  list(value = value, seconds = proc.time()[["elapsed"]] - t0, node = Sys.info()[["nodename"]],
        slurm_job_id = if (nzchar(id)) id else NA_character_)
 }
 
@@ -264,14 +267,15 @@ cancel_futures <- function(running, wait) {
   for (f in running) {
     if (inherits(f, "BatchtoolsFuture") && requireNamespace("batchtools", quietly = TRUE)) {
       reg <- f$config$reg
-      if (!is.null(reg) && !future::resolved(f)) {
+      done <- tryCatch(future::resolved(f), error = function(e) FALSE)
+      if (!is.null(reg) && !done) {
         try(suppressMessages(batchtools::killJobs(ids = f$config$jobid, reg = reg)),
             silent = TRUE)
       }
       if (!is.null(reg) && dir.exists(reg$file.dir)) {
         try(suppressMessages(batchtools::removeRegistry(wait = 0, reg = reg)), silent = TRUE)
       }
-    } else if (wait || future::resolved(f)) {
+    } else if (wait || isTRUE(tryCatch(future::resolved(f), error = function(e) TRUE))) {
       try(suppressWarnings(future::value(f)), silent = TRUE)
     }
   }
@@ -299,8 +303,9 @@ run_on_futures <- function(task, backend, call) {
 
   slices <- vector("list", chunks)
   log <- data.frame(chunk = seq_len(chunks), from = bounds$from, to = bounds$to,
-                    source = NA_character_, attempts = 0L, node = NA_character_,
-                    slurm_job_id = NA_character_, stringsAsFactors = FALSE)
+                    source = NA_character_, attempts = 0L, seconds = NA_real_,
+                    node = NA_character_, slurm_job_id = NA_character_,
+                    stringsAsFactors = FALSE)
   queue <- seq_len(chunks)
   if (!is.null(dir)) {
     for (i in queue) {
@@ -372,6 +377,7 @@ run_on_futures <- function(task, backend, call) {
       }
       slices[[i]] <- r$value
       log$source[i] <- "computed"
+      log$seconds[i] <- r$seconds
       log$node[i] <- r$node
       log$slurm_job_id[i] <- r$slurm_job_id
       if (!is.null(dir)) write_checkpoint(dir, key, bounds$from[i], bounds$to[i], r$value)

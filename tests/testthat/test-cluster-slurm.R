@@ -124,3 +124,43 @@ test_that("a failing chunk cancels the other Slurm jobs: nothing left queued or 
   done <- completed_jobs()
   expect_true("CANCELLED" %in% done$state[done$name == "bootscale-chunk-1"])
 })
+
+test_that("an interrupt cancels the call's queued and running Slurm jobs", {
+  skip_if_not_installed("processx")
+  script <- withr::local_tempfile(fileext = ".R")
+  writeLines(c(
+    "library(bootscale)",
+    "options(future.cache.path = file.path(tempdir(), 'batchtools'))",
+    "future::plan(future.batchtools::batchtools_slurm,",
+    "  template = system.file('templates', 'slurm.tmpl', package = 'bootscale'),",
+    "  resources = list(ncpus = 1, walltime = 600))",
+    "options(bootscale.test_cluster_hook = list(chunk = 1:3, action = 'sleep',",
+    "                                          attempts = Inf, seconds = 300))",
+    "r <- tryCatch(bootstrap_means(1:5, n_means = 5000, seed = 3,",
+    "                              backend = future_backend(chunks = 3)),",
+    "              interrupt = function(e) 'interrupted')",
+    "cat(r, '\\n')"
+  ), script)
+  before <- our_jobs()
+  p <- processx::process$new(file.path(R.home("bin"), "Rscript"), script,
+                             stdout = "|", stderr = "2>&1")
+  withr::defer(if (p$is_alive()) p$kill())
+  # 3 jobs on 2 CPUs: two running, one queued
+  deadline <- Sys.time() + 60
+  running <- function() {
+    out <- system2("squeue", c("-h", "-t", "R", "-o", "%i"), stdout = TRUE)
+    setdiff(out[nzchar(out)], before)
+  }
+  while (length(running()) < 2 && Sys.time() < deadline) Sys.sleep(0.2)
+  expect_length(running(), 2L)
+  expect_length(setdiff(our_jobs(), before), 3L)
+  t0 <- Sys.time()
+  p$interrupt()
+  p$wait(60000)
+  expect_false(p$is_alive())
+  expect_lt(as.numeric(Sys.time() - t0, units = "secs"), 30)
+  expect_true(any(grepl("interrupted", p$read_all_output_lines())))
+  deadline <- Sys.time() + 30
+  while (length(setdiff(our_jobs(), before)) && Sys.time() < deadline) Sys.sleep(0.5)
+  expect_length(setdiff(our_jobs(), before), 0L)
+})
