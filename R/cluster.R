@@ -247,7 +247,8 @@ run_chunk <- function(task, from, to, chunk, attempt, hook = NULL) {
 
 # One future for one chunk. Its globals are the data listed here and
 # nothing else: the expression names the worker function by namespace.
-chunk_future <- function(task, from, to, chunk, attempt, hook = NULL) {
+chunk_future <- function(task, from, to, chunk, attempt, hook = NULL,
+                         label = sprintf("bootscale-chunk-%d", chunk)) {
   fun <- call(":::", as.name("bootscale"), as.name("run_chunk"))
   expr <- as.call(list(fun, quote(task), quote(from), quote(to), quote(chunk),
                        quote(attempt), quote(hook)))
@@ -256,7 +257,7 @@ chunk_future <- function(task, from, to, chunk, attempt, hook = NULL) {
     globals = list(task = task, from = from, to = to, chunk = chunk, attempt = attempt,
                    hook = hook),
     packages = "bootscale", seed = FALSE, lazy = FALSE,
-    label = sprintf("bootscale-chunk-%d", chunk)
+    label = label
   )
 }
 
@@ -278,6 +279,34 @@ cancel_futures <- function(running, wait) {
     } else if (wait || isTRUE(tryCatch(future::resolved(f), error = function(e) TRUE))) {
       try(suppressWarnings(future::value(f)), silent = TRUE)
     }
+  }
+  invisible()
+}
+
+# The batchtools registry of a future interrupted while it was being made,
+# found by its label under future.batchtools' cache directory
+# (<cache>/<session>/<label>_<key>): its jobs are killed and it is removed.
+cancel_orphan <- function(label) {
+  if (!inherits(future::plan("next"), "batchtools") ||
+      !requireNamespace("batchtools", quietly = TRUE)) {
+    return(invisible())
+  }
+  root <- getOption("future.cache.path", Sys.getenv("R_FUTURE_CACHE_PATH", ".future"))
+  dirs <- unlist(lapply(list.dirs(root, recursive = FALSE), function(d) {
+    list.files(d, pattern = paste0("^", label, "_"), full.names = TRUE)
+  }))
+  for (d in dirs[dir.exists(dirs)]) {
+    try(suppressMessages({
+      reg <- batchtools::loadRegistry(d, writeable = TRUE)
+      batchtools::killJobs(reg = reg)
+      batchtools::removeRegistry(wait = 0, reg = reg)
+    }), silent = TRUE)
+  }
+  # The registry may not hold the job's id yet; on Slurm the job's name is
+  # the label, unique to this call.
+  if (inherits(future::plan("next"), "batchtools_slurm") && nzchar(Sys.which("scancel"))) {
+    try(system2("scancel", paste0("--name=", label), stdout = FALSE, stderr = FALSE),
+        silent = TRUE)
   }
   invisible()
 }
@@ -320,8 +349,13 @@ run_on_futures <- function(task, backend, call) {
 
   state <- new.env(parent = emptyenv())
   state$running <- list()
-  on.exit(cancel_futures(state$running, wait = FALSE), add = TRUE)
+  on.exit({
+    cancel_futures(state$running, wait = FALSE)
+    if (!is.null(state$launching)) cancel_orphan(state$launching)
+  }, add = TRUE)
   workers <- future::nbrOfWorkers()
+  the$calls <- (the$calls %||% 0L) + 1L
+  tag <- sprintf("%d-%d", Sys.getpid(), the$calls) # labels unique in this session
   in_flight <- max(1L, as.integer(min(if (is.finite(workers)) workers else chunks, chunks)))
   bar <- cli::cli_progress_bar("Resampling on futures", total = chunks,
                                auto_terminate = FALSE, .auto_close = FALSE)
@@ -353,12 +387,20 @@ run_on_futures <- function(task, backend, call) {
       i <- queue[1]
       queue <- queue[-1]
       log$attempts[i] <- log$attempts[i] + 1L
-      f <- tryCatch(chunk_future(task, bounds$from[i], bounds$to[i], i, log$attempts[i], hook),
+      label <- sprintf("bootscale-chunk-%d-%s", i, tag)
+      # An interrupt while the future is being made (batchtools: after the
+      # job was submitted, before the future comes back) would leave a job
+      # unknown to us: on.exit finds it by its label.
+      state$launching <- label
+      f <- tryCatch(chunk_future(task, bounds$from[i], bounds$to[i], i, log$attempts[i], hook,
+                                 label = label),
                     error = function(e) e)
       if (inherits(f, "error")) {
+        state$launching <- NULL
         if (!failed(i, f)) queue <- c(i, queue)
       } else {
         state$running[[as.character(i)]] <- f
+        state$launching <- NULL
       }
     }
     progressed <- FALSE
