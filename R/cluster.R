@@ -225,13 +225,14 @@ write_checkpoint <- function(dir, key, from, to, value) {
 # The worker's side of a chunk, called by namespace from the future with
 # plain data only. `attempt` counts from 1 and `hook` is a test hook, or a
 # list of them (options(bootscale.test_cluster_hook = list(chunk, action =
-# "error" or "sleep", attempts, seconds))): it acts on the given chunks
+# "error", "sleep" or "die", attempts, seconds))): it acts on the given chunks
 # while attempt <= attempts. Not for users.
 run_chunk <- function(task, from, to, chunk, attempt, hook = NULL) {
   hooks <- if (is.null(hook$action)) hook else list(hook)
   for (h in hooks) {
     if (!(chunk %in% h$chunk && attempt <= (h$attempts %||% Inf))) next
     if (identical(h$action, "sleep")) Sys.sleep(h$seconds %||% 0)
+    if (identical(h$action, "die")) tools::pskill(Sys.getpid(), tools::SIGKILL)
     if (identical(h$action, "error")) {
       stop(sprintf("test hook: chunk %d fails on attempt %d", chunk, attempt), call. = FALSE)
     }
@@ -374,9 +375,13 @@ run_on_futures <- function(task, backend, call) {
     } else {
       sprintf("blocks %.0f to %.0f", bounds$from[i] + 1, bounds$to[i])
     }
+    hint <- if (inherits(cause, "FutureError")) {
+      c("i" = "The future lost its worker. Multisession and PSOCK workers that died are not restarted by every version of {.pkg future}: set the plan again to restart them.")
+    }
     abort_bs(
       c("Chunk {i} of {chunks} ({blocks}) failed {log$attempts[i]} time{?s}, so there is no result.",
         "x" = "{cause_msg}",
+        hint,
         "i" = "No partial result is returned; the other chunks were cancelled or collected."),
       "cluster", chunk = i, cause = cause, call = call
     )
@@ -406,11 +411,13 @@ run_on_futures <- function(task, backend, call) {
     progressed <- FALSE
     for (name in names(state$running)) {
       f <- state$running[[name]]
-      if (!future::resolved(f)) next
+      # a worker that died shows as an error here already (multisession)
+      done <- tryCatch(future::resolved(f), error = function(e) e)
+      if (isFALSE(done)) next
       progressed <- TRUE
       state$running[[name]] <- NULL
       i <- as.integer(name)
-      r <- tryCatch(future::value(f), error = function(e) e)
+      r <- if (inherits(done, "error")) done else tryCatch(future::value(f), error = function(e) e)
       ok <- is.list(r) && !inherits(r, "error") && (is.double(r$value) || is.integer(r$value))
       if (!ok) {
         cause <- if (inherits(r, "error")) r else simpleError("the future returned no slice")

@@ -255,3 +255,28 @@ test_that("a missing future package is a classed error that says what to install
   withr::defer(utils::assignInNamespace("future_missing", real, "bootscale"))
   expect_snapshot(error = TRUE, bootstrap_means(1:3, backend = "future"))
 })
+
+test_that("a multisession worker killed mid-chunk: retried, or a classed error", {
+  # its own plan: the killed worker is not usable afterwards
+  future::plan(future::multisession, workers = 2)
+  withr::defer(future::plan(future::sequential))
+  ref <- bootstrap_means(1:5, n_means = 8000, seed = 3)
+  withr::local_options(bootscale.test_cluster_hook =
+                         list(chunk = 2, action = "die", attempts = 1))
+  t0 <- Sys.time()
+  res <- tryCatch(
+    bootstrap_means(1:5, n_means = 8000, seed = 3, backend = future_backend(chunks = 4)),
+    error = function(e) e
+  )
+  expect_lt(as.numeric(Sys.time() - t0, units = "secs"), 60)
+  if (inherits(res, "error")) {
+    # future 1.31 sends the retry to the dead worker again
+    expect_s3_class(res, "bootscale_error_cluster")
+    expect_identical(res$chunk, 2L)
+    expect_s3_class(res$cause, "FutureError")
+    expect_match(conditionMessage(res), "set the plan again")
+  } else {
+    expect_identical(strip_backend(res), ref)
+    expect_identical(attr(res, "chunk_log")$attempts[2], 2L)
+  }
+})
