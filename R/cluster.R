@@ -46,7 +46,9 @@ run_blocks <- function(job, workers, from, to) {
 #' the same bits again. When the retries are spent the call fails with an
 #' error of class `bootscale_error_cluster` naming the chunk and the cause,
 #' after cancelling (batchtools: `scancel`) or collecting the other chunks;
-#' no partial result is returned. An interrupt cancels the chunks still
+#' no partial result is returned. A multisession or PSOCK worker that died
+#' is not restarted by every version of future (1.31 sends the retry to it
+#' again); set the plan again to restart the workers. An interrupt cancels the chunks still
 #' queued or running on batchtools plans; multisession and PSOCK workers
 #' finish the chunk they are on.
 #'
