@@ -17,6 +17,9 @@
 #   make coverage         line coverage of R/ and src/ by the tests (covr); totals for R and C
 #   make site             pkgdown site in docs/ (_pkgdown.yml), then headless Chromium opens the
 #                         home page and the bootstrap_mean reference; fails on a broken page or link
+#   make cluster-demo     start a one-node Slurm here, run the pipeline on it (future.batchtools,
+#                         2 chunks), compare with the fork backend, stop Slurm (DATA=path too)
+#   make cluster-check    the future backend's tests, on that local Slurm too; daemons checked gone
 
 R ?= R
 RSCRIPT ?= Rscript
@@ -36,7 +39,7 @@ PKG_FILES := DESCRIPTION NAMESPACE $(shell find R man src vignettes inst -type f
 LIB ?=
 
 .PHONY: setup install demo test check check-cran bench bench-exact docs clean ctest fuzz valgrind soak \
-        lint coverage site
+        lint coverage site cluster-demo cluster-check
 
 setup:
 	bash tools/setup.sh
@@ -100,3 +103,9 @@ site: setup
 	bash tools/setup.sh site
 	$(RSCRIPT) tools/site.R docs
 	$(RSCRIPT) tools/site-check.R docs
+
+cluster-demo: setup
+	bash tools/cluster-demo.sh $(DATA)
+
+cluster-check: setup
+	bash tools/cluster-check.sh

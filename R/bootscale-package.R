@@ -26,6 +26,10 @@
 #'   [scaling_benchmark()] measures speedup against workers and fits
 #'   Amdahl's law ([amdahl_fit()]), or, with `scaling = "weak"`, the scaled
 #'   speedup and Gustafson's law ([gustafson_fit()]).
+#' * **Beyond one machine**: `backend = "future"` or [future_backend()]
+#'   sends chunks of a job's blocks to futures, so that `future::plan()`
+#'   runs them on other R sessions, a PSOCK cluster or Slurm
+#'   (`future.batchtools`), with identical results, retries and checkpoints.
 #' * **Profile before you optimize**: `vignette("scaling")` reads `Rprof()`
 #'   of the chapter's R pipeline against bootscale's with `summaryRprof()`.
 #' * **Look, do not only read**: `autoplot()` methods for the results of
@@ -36,11 +40,13 @@
 #' `bootscale.min_parallel_draws` (replaces the cost rule that decides when
 #' the pool pays, by a plain threshold: jobs with fewer draws run serially),
 #' `bootscale.pool_idle` (seconds without a call after which the pool stops;
-#' default 300, 0 for never).
+#' default 300, 0 for never), `bootscale.backend` (`"fork"` or `"future"`),
+#' and the future backend's defaults `bootscale.chunks`, `bootscale.retries`,
+#' `bootscale.checkpoint`.
 #'
 #' Tutorials: `vignette("bootscale")` (get started), `vignette("scaling")`
-#' (processors and parallelism) and `vignette("memory")` (memory and
-#' storage).
+#' (processors and parallelism), `vignette("memory")` (memory and
+#' storage) and `vignette("cluster")` (beyond one machine).
 #'
 #' @keywords internal
 #' @useDynLib bootscale, .registration = TRUE, .fixes = "C_"

@@ -70,9 +70,19 @@
 #'   numbers; the step is the greatest common divisor of their differences),
 #'   or the step `h` of the lattice `a + h * k` the values lie on (within
 #'   `sqrt(.Machine$double.eps) * h`).
+#' @param backend Where the blocks are computed: `"fork"` (this machine's
+#'   worker pool), `"future"` (one future per chunk of blocks, run by
+#'   whatever [future::plan()] is set, for example on a Slurm cluster), or
+#'   [future_backend()] for its settings (chunks, retries, checkpoint).
+#'   Defaults to `getOption("bootscale.backend", "fork")`. Results are
+#'   identical for every backend. Under the future backend `workers` is not
+#'   used: each chunk uses the cores of the worker that runs it. With
+#'   `method = "exact"` the backend is not used: the distribution is computed
+#'   in this session and its replicates on this machine's pool.
 #' @return A double vector of `n_means` bootstrap means, with attributes
 #'   `processes` (how many processes computed it), `seed` (the seed used),
-#'   `rng` (the generator's name) and `method`.
+#'   `rng` (the generator's name) and `method`; under the future backend
+#'   also `backend`, `chunks` and `chunk_log` (see [future_backend()]).
 #' @seealso [bootstrap_mean()] for data frames and groups.
 #' @export
 #' @examples
@@ -86,7 +96,7 @@
 #' c(mean = mean(e), sd = sd(e))
 bootstrap_means <- function(x, weights = NULL, n_means = 1000, sample_size = 100,
                             workers = NULL, seed = NULL, method = c("resample", "exact"),
-                            lattice = NULL) {
+                            lattice = NULL, backend = getOption("bootscale.backend", "fork")) {
   x <- check_values(x)
   weights <- check_weights(weights, length(x))
   n_means <- check_count(n_means)
@@ -94,22 +104,27 @@ bootstrap_means <- function(x, weights = NULL, n_means = 1000, sample_size = 100
   method <- check_method(method)
   lattice <- check_lattice(lattice, method)
   workers <- check_workers(workers)
+  backend <- check_backend(backend)
   if (method == "exact") {
     return(exact_means(x, weights, n_means, sample_size, workers, seed, lattice))
   }
   check_result_size(n_means, 8, "The bootstrap means", extra = partial_bytes(n_means, sample_size))
   seed <- check_seed(seed)
-  res <- means_engine(list(x), list(weights), n_means, sample_size, workers, seed)
+  res <- means_engine(list(x), list(weights), n_means, sample_size, workers, seed,
+                      backend = backend)
   structure(res, seed = seed, rng = rng_name, method = "resample")
 }
 
 rng_name <- "xoshiro256++ keyed by SplitMix64"
 
 means_engine <- function(values, weights, n_means, sample_size, workers, seed,
-                         call = rlang::caller_env(), finish = job_result) {
+                         call = rlang::caller_env(), finish = NULL, backend = NULL) {
+  if (!is.null(backend)) {
+    return(future_means(values, weights, n_means, sample_size, seed, backend, call, finish))
+  }
   job <- .Call(C_bs_means_job, values, weights, n_means, sample_size, seed)
   run_job(job, workers, n_draws = length(values) * n_means * sample_size, call = call,
-          finish = finish)
+          finish = finish %||% job_result)
 }
 
 #' Bootstrap the weighted mean of a column, by group
@@ -196,7 +211,7 @@ means_engine <- function(values, weights, n_means, sample_size, workers, seed,
 bootstrap_mean <- function(.data, value, weight = NULL, .by = NULL, n_means = 1000,
                            sample_size = 100, conf_level = 0.95, keep_samples = FALSE,
                            workers = NULL, seed = NULL, method = c("resample", "exact"),
-                           lattice = NULL) {
+                           lattice = NULL, backend = getOption("bootscale.backend", "fork")) {
   check_data_frame(.data)
   value_quo <- rlang::enquo(value)
   weight_quo <- rlang::enquo(weight)
@@ -212,6 +227,7 @@ bootstrap_mean <- function(.data, value, weight = NULL, .by = NULL, n_means = 10
   lattice <- check_lattice(lattice, method)
   check_group_names(by, result_columns(keep_samples))
   workers <- check_workers(workers)
+  backend <- check_backend(backend)
 
   x <- eval_column(.data, value_quo, "value")
   w <- if (rlang::quo_is_null(weight_quo)) NULL else eval_column(.data, weight_quo, "weight")
@@ -259,12 +275,19 @@ bootstrap_mean <- function(.data, value, weight = NULL, .by = NULL, n_means = 10
   # group by group, into their final vectors, and the mapping's pages are
   # given back as it goes.
   summarise <- function(job) {
+    if (is.double(job)) { # the future backend hands over the means themselves
+      stats <- .Call(C_bs_summarise_means, job, as.double(n_groups), c(alpha, 1 - alpha))
+      samples <- if (keep_samples) {
+        lapply(seq_len(n_groups), function(j) job[seq_len(n_means) + (j - 1) * n_means])
+      }
+      return(list(stats = stats, samples = samples))
+    }
     res <- .Call(C_bs_job_finish_means, job, as.double(n_groups), c(alpha, 1 - alpha),
                  keep_samples)
     list(stats = res[[1]], samples = res[[2]])
   }
   done <- means_engine(unname(values), unname(weights), n_means, sample_size, workers, seed,
-                       finish = summarise)
+                       finish = summarise, backend = backend)
   stats <- done$stats
   res <- done$samples
   stats[2, is.nan(stats[2, ])] <- NA_real_ # one replicate has no spread
@@ -284,7 +307,7 @@ bootstrap_mean <- function(.data, value, weight = NULL, .by = NULL, n_means = 10
   attr(out, "rng") <- rng_name
   attr(out, "method") <- "resample"
   attr(out, "processes") <- attr(done, "processes")
-  out
+  with_backend_attrs(out, done)
 }
 
 # The columns bootstrap_mean() adds after the group columns.

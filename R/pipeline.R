@@ -22,7 +22,8 @@
 #'   `mc.error` (the Monte Carlo standard error of `estimate`, `std.error /
 #'   sqrt(n_means)`: how precisely it is known), `conf.low`, `conf.high`,
 #'   `n_means`, and `samples` when `keep_samples = TRUE`; attributes `seed`,
-#'   `rng` and `method`. A file with no files in the years 2010--2020 (or none with
+#'   `rng`, `method` and `processes`, and under the future backend `backend`,
+#'   `chunks` and `chunk_log`. A file with no files in the years 2010--2020 (or none with
 #'   all `by` columns known), or a group without files, is an error of class
 #'   `bootscale_error_no_data`.
 #' @inheritSection bootstrap_means Random numbers and determinism
@@ -32,7 +33,8 @@
 #' filesize_pipeline(method = "exact")
 filesize_pipeline <- function(path = filesizes_example(), by = "Year", n_means = 10000,
                               sample_size = 100, conf_level = 0.95, keep_samples = FALSE,
-                              workers = NULL, seed = NULL, method = c("resample", "exact")) {
+                              workers = NULL, seed = NULL, method = c("resample", "exact"),
+                              backend = getOption("bootscale.backend", "fork")) {
   filesizes <- in_pipeline(read_filesizes(path))
   check_columns(filesizes, by, "by")
   used <- intersect(by, c("BytesLog2", "Files", "SpaceUsage"))
@@ -49,7 +51,8 @@ filesize_pipeline <- function(path = filesizes_example(), by = "Year", n_means =
   out <- in_pipeline(bootstrap_mean(summed, .data$BytesLog2, weight = .data$Files, .by = by,
                                     n_means = n_means, sample_size = sample_size,
                                     conf_level = conf_level, keep_samples = keep_samples,
-                                    workers = workers, seed = seed, method = method))
+                                    workers = workers, seed = seed, method = method,
+                                    backend = backend))
   out
 }
 

@@ -19,6 +19,9 @@
 #'   this process.
 #' @param seed `NULL` (draw a seed from R's RNG, so [set.seed()] reproduces
 #'   the call) or a whole number.
+#' @param backend `"fork"`, `"future"` or [future_backend()]; see
+#'   [bootstrap_means()]. Under the future backend, sizes above one block
+#'   (65536 draws) go to futures; the draws are the same.
 #' @return A vector like `x` (same type, levels and attributes as `x[i]`
 #'   gives) of length `size`, plus the attribute `processes`: the number of
 #'   processes that drew it (see [pool_start()]).
@@ -27,7 +30,8 @@
 #' @examples
 #' wsample(c("a", "b", "c"), 10, prob = c(1, 0, 3), seed = 1)
 #' table(wsample(1:3, 1e5, prob = c(1, 2, 7), seed = 42)) / 1e5
-wsample <- function(x, size, prob = NULL, workers = NULL, seed = NULL) {
+wsample <- function(x, size, prob = NULL, workers = NULL, seed = NULL,
+                    backend = getOption("bootscale.backend", "fork")) {
   if (!is.atomic(x) || is.null(x)) {
     abort_bs(c("{.arg x} must be an atomic vector or a factor.", "x" = "It is {describe(x)}."),
              "bad_values")
@@ -36,9 +40,14 @@ wsample <- function(x, size, prob = NULL, workers = NULL, seed = NULL) {
   size <- check_count(size, min = 0)
   prob <- check_weights(prob, length(x), arg = "prob")
   workers <- check_workers(workers)
+  backend <- check_backend(backend)
   check_result_size(size, 4 + 8, "The sample")
   seed <- check_seed(seed)
   if (size == 0) return(structure(x[0], processes = 1L))
+  if (!is.null(backend) && size > 65536) {
+    idx <- as.vector(future_draws(prob, size, seed, backend, call = rlang::current_env()))
+    return(x[idx])
+  }
   job <- .Call(C_bs_draws_job, prob, size, seed)
   idx <- run_job(job, workers, n_draws = size)
   out <- x[idx]
