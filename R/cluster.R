@@ -220,7 +220,8 @@ run_chunk <- function(task, from, to, chunk, attempt, hook = NULL) {
   job <- make_job(task)
   on.exit(.Call(C_bs_job_release, job), add = TRUE)
   t0 <- proc.time()[["elapsed"]]
-  value <- run_blocks(job, parallelly::availableCores(), from, to)
+  # the slice alone: the processes it took on this node stay here
+  value <- as.vector(run_blocks(job, parallelly::availableCores(), from, to))
   id <- Sys.getenv("SLURM_JOB_ID", "")
   list(value = value, seconds = proc.time()[["elapsed"]] - t0, node = Sys.info()[["nodename"]],
        slurm_job_id = if (nzchar(id)) id else NA_character_)

@@ -9,7 +9,9 @@ skip_if_not_installed("batchtools")
 skip_if(!nzchar(Sys.getenv("SLURM_CONF")), "SLURM_CONF is not set")
 
 strip_backend <- function(x) {
-  for (a in c("backend", "chunks", "chunk_log")) attr(x, a) <- NULL
+  # the numbers and the attributes that say what they are; not how they
+  # were computed (backend, chunks, processes)
+  for (a in c("backend", "chunks", "chunk_log", "processes")) attr(x, a) <- NULL
   x
 }
 
@@ -45,7 +47,7 @@ future::plan(future.batchtools::batchtools_slurm,
 test_that("the chapter's pipeline on Slurm is the fork backend's, in Slurm jobs", {
   fork <- filesize_pipeline(n_means = 20000, seed = 41, workers = 2)
   res <- filesize_pipeline(n_means = 20000, seed = 41, backend = future_backend(chunks = 2))
-  expect_identical(strip_backend(res), fork)
+  expect_identical(strip_backend(res), strip_backend(fork))
   log <- attr(res, "chunk_log")
   expect_identical(nrow(log), 2L)
   expect_false(anyNA(log$slurm_job_id))
@@ -64,7 +66,7 @@ test_that("bootstrap_mean(.by =) and wsample() on Slurm are identical to fork", 
   fork <- bootstrap_mean(d, x, w, .by = g, n_means = 2500, keep_samples = TRUE, seed = 42)
   res <- bootstrap_mean(d, x, w, .by = g, n_means = 2500, keep_samples = TRUE, seed = 42,
                         backend = future_backend(chunks = 2))
-  expect_identical(strip_backend(res), fork)
+  expect_identical(strip_backend(res), strip_backend(fork))
   expect_false(anyNA(attr(res, "chunk_log")$slurm_job_id))
   expect_identical(wsample(1:50, 2e5, prob = 50:1, seed = 43,
                            backend = future_backend(chunks = 2)),
@@ -93,8 +95,8 @@ test_that("a Slurm job cancelled with scancel mid-run is retried, same bits", {
   expect_identical(canceller$get_exit_status(), 0L)
   cancelled <- canceller$read_all_output_lines()
   expect_length(cancelled, 1L)
-  expect_identical(strip_backend(res), bootstrap_means(0:20, dpois(0:20, 6), n_means = 6000,
-                                                       seed = 44))
+  expect_identical(strip_backend(res),
+                   strip_backend(bootstrap_means(0:20, dpois(0:20, 6), n_means = 6000, seed = 44)))
   log <- attr(res, "chunk_log")
   expect_identical(log$attempts, c(2L, 1L))
   expect_false(log$slurm_job_id[1] == cancelled)

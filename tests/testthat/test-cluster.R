@@ -8,13 +8,15 @@ skip_if_not_installed("parallelly")
 
 # The values only: the future backend adds backend, chunks and chunk_log.
 strip_backend <- function(x) {
-  for (a in c("backend", "chunks", "chunk_log")) attr(x, a) <- NULL
+  # the numbers and the attributes that say what they are; not how they
+  # were computed (backend, chunks, processes)
+  for (a in c("backend", "chunks", "chunk_log", "processes")) attr(x, a) <- NULL
   x
 }
 
 expect_same_as_fork <- function(fut, fork) {
   expect_identical(attr(fut, "backend"), "future")
-  expect_identical(strip_backend(fut), fork)
+  expect_identical(strip_backend(fut), strip_backend(fork))
 }
 
 uneven <- function() {
@@ -90,10 +92,10 @@ test_that("any chunking gives the same bits, n_means not divisible by it", {
 test_that("wsample() on futures draws the same values for large sizes", {
   ref <- wsample(letters, 300001, prob = 1:26, seed = 5)
   fut <- wsample(letters, 300001, prob = 1:26, seed = 5, backend = future_backend(chunks = 3))
-  expect_identical(fut, ref)
+  expect_identical(strip_backend(fut), strip_backend(ref))
   f <- factor(c("lo", "hi"))
-  expect_identical(wsample(f, 2e5, prob = c(1, 3), seed = 6, backend = "future"),
-                   wsample(f, 2e5, prob = c(1, 3), seed = 6))
+  expect_identical(strip_backend(wsample(f, 2e5, prob = c(1, 3), seed = 6, backend = "future")),
+                   strip_backend(wsample(f, 2e5, prob = c(1, 3), seed = 6)))
   # small sizes stay here
   expect_identical(wsample(1:3, 10, seed = 1, backend = "future"), wsample(1:3, 10, seed = 1))
 })
@@ -103,8 +105,8 @@ test_that("the default backend comes from options(bootscale.backend)", {
   m <- bootstrap_means(1:5, n_means = 4000, seed = 3)
   expect_identical(attr(m, "backend"), "future")
   expect_identical(attr(m, "chunks"), 2L)
-  expect_identical(strip_backend(m), bootstrap_means(1:5, n_means = 4000, seed = 3,
-                                                     backend = "fork"))
+  expect_identical(strip_backend(m),
+                   strip_backend(bootstrap_means(1:5, n_means = 4000, seed = 3, backend = "fork")))
 })
 
 test_that("seed = NULL draws one seed here; the futures leave R's RNG alone", {
@@ -114,7 +116,7 @@ test_that("seed = NULL draws one seed here; the futures leave R's RNG alone", {
   set.seed(99)
   expect_no_warning(fut <- bootstrap_means(1:5, n_means = 3000, backend = "future"))
   expect_identical(.Random.seed, after_fork)
-  expect_identical(strip_backend(fut), fork)
+  expect_identical(strip_backend(fut), strip_backend(fork))
 })
 
 test_that("a chunk's future carries only its data, never an environment", {
@@ -276,7 +278,7 @@ test_that("a multisession worker killed mid-chunk: retried, or a classed error",
     expect_s3_class(res$cause, "FutureError")
     expect_match(conditionMessage(res), "set the plan again")
   } else {
-    expect_identical(strip_backend(res), ref)
+    expect_identical(strip_backend(res), strip_backend(ref))
     expect_identical(attr(res, "chunk_log")$attempts[2], 2L)
   }
 })
