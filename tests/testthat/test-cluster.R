@@ -272,9 +272,11 @@ test_that("a multisession worker killed mid-chunk: retried, or a classed error",
   )
   expect_lt(as.numeric(Sys.time() - t0, units = "secs"), 60)
   if (inherits(res, "error")) {
-    # future 1.31 sends the retry to the dead worker again
+    # future 1.31 sends the retry to the dead worker again, and chunks queued
+    # after chunk 2 may be sent there too: whichever of those spends its
+    # retries first is named
     expect_s3_class(res, "bootscale_error_cluster")
-    expect_identical(res$chunk, 2L)
+    expect_true(res$chunk %in% 2:4)
     expect_s3_class(res$cause, "FutureError")
     expect_match(conditionMessage(res), "set the plan again")
   } else {
