@@ -12,19 +12,20 @@
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
-#if !defined(_WIN32)
-#include <sys/resource.h>
-#endif
 
 #include <R.h>
 #include <Rinternals.h>
 
 #include "alias.h"
+#include "blas.h"
 #include "bootscale.h"
 #include "convolve.h"
+#include "group.h"
 #include "kernel.h"
+#include "memory.h"
 #include "pool.h"
 #include "rng.h"
+#include "summary.h"
 
 typedef enum { JOB_MEANS = 1, JOB_DRAWS = 2 } job_kind;
 
@@ -122,48 +123,6 @@ static uint64_t seed_bits(SEXP seed) {
 static size_t round64(size_t n) { return (n + 63) / 64 * 64; }
 static size_t round_page(size_t n) { return (n + 4095) / 4096 * 4096; }
 
-/* Builds one group's cells (and pair cells when eligible) into `cells`
- * (k + k2 of them, k2 from kernel_pair_eligible). Returns 0, or -1 with
- * *msg set; frees its own scratch. */
-static int group_build(kernel_cell *cells, const double *x, const double *w, int64_t k,
-                       int paired, const char **msg) {
-  const int64_t k2 = paired ? k * k : 0;
-  const int64_t kmax = paired ? k2 : k;
-  void *tab = malloc(alias_table_bytes(kmax));
-  int32_t *work = (int32_t *)malloc((size_t)kmax * sizeof(int32_t));
-  double *w2 = paired ? (double *)malloc((size_t)k2 * 2 * sizeof(double)) : NULL;
-  int ok = 0;
-  if (!tab || !work || (paired && !w2)) {
-    *msg = "cannot allocate memory for the alias tables";
-    goto out;
-  }
-  alias_table t;
-  alias_init(&t, k, tab);
-  alias_status s = alias_build(&t, w, work);
-  if (s != ALIAS_OK) {
-    *msg = alias_status_message(s);
-    goto out;
-  }
-  kernel_cells_fill(&t, x, cells);
-  if (paired) {
-    double *x2 = w2 + k2;
-    kernel_pair_fill(k, w, x, w2, x2);
-    alias_init(&t, k2, tab);
-    s = alias_build(&t, w2, work);
-    if (s != ALIAS_OK) {
-      *msg = alias_status_message(s);
-      goto out;
-    }
-    kernel_cells_fill(&t, x2, cells + k);
-  }
-  ok = 1;
-out:
-  free(tab);
-  free(work);
-  free(w2);
-  return ok ? 0 : -1;
-}
-
 /* Where the run's marks, output and partial sums go, after the arena. */
 static void job_layout(bs_job *job, int64_t parts) {
   const size_t marks = round64(job->arena_bytes);
@@ -208,7 +167,7 @@ SEXP bs_means_job(SEXP values, SEXP weights, SEXP n_means, SEXP sample_size, SEX
     const int64_t k = XLENGTH(w);
     const int pr = kernel_pair_eligible(k, REAL(w));
     paired += pr;
-    bytes = round64(bytes + (size_t)(k + (pr ? k * k : 0)) * sizeof(kernel_cell));
+    bytes = round64(bytes + (size_t)group_n_cells(k, pr) * sizeof(kernel_cell));
   }
   bs_job *job;
   SEXP xp = PROTECT(job_new(&job));
@@ -230,17 +189,19 @@ SEXP bs_means_job(SEXP values, SEXP weights, SEXP n_means, SEXP sample_size, SEX
     SEXP x = VECTOR_ELT(values, g), w = VECTOR_ELT(weights, g);
     const int64_t k = XLENGTH(x);
     const int pr = kernel_pair_eligible(k, REAL(w));
-    const char *msg = NULL;
-    if (group_build((kernel_cell *)(base + at), REAL(x), REAL(w), k, pr, &msg) != 0) {
+    alias_status s;
+    const int rc = group_build((kernel_cell *)(base + at), REAL(x), REAL(w), k, pr, NULL, &s);
+    if (rc != 0) {
       job_free(job);
       R_ClearExternalPtr(xp);
-      Rf_error("group %lld: %s", (long long)g + 1, msg);
+      Rf_error("group %lld: %s", (long long)g + 1,
+               rc < 0 ? "cannot allocate memory for the alias tables" : alias_status_message(s));
     }
     pg[g].k = k;
     pg[g].cells = at;
     pg[g].k2 = pr ? k * k : 0;
     pg[g].cells2 = pr ? at + (size_t)k * sizeof(kernel_cell) : 0;
-    at = round64(at + (size_t)(k + pg[g].k2) * sizeof(kernel_cell));
+    at = round64(at + (size_t)group_n_cells(k, pr) * sizeof(kernel_cell));
   }
   h->magic = POOL_JOB_MAGIC;
   h->kind = POOL_JOB_MEANS;
@@ -529,9 +490,9 @@ SEXP bs_job_finish_means(SEXP xp, SEXP n_groups, SEXP probs, SEXP keep_samples) 
       SET_VECTOR_ELT(samples, (R_xlen_t)g, Rf_allocVector(REALSXP, (R_xlen_t)nm));
       double *dst = REAL(VECTOR_ELT(samples, (R_xlen_t)g));
       copy_out(job, dst, g * nm, nm);
-      kernel_summary_const(dst, nm, REAL(probs)[0], REAL(probs)[1], hist, REAL(stats) + 4 * g);
+      summary_means_const(dst, nm, REAL(probs)[0], REAL(probs)[1], hist, REAL(stats) + 4 * g);
     } else {
-      kernel_summary(v, nm, 1, REAL(probs)[0], REAL(probs)[1], v, REAL(stats) + 4 * g);
+      summary_means(v, nm, 1, REAL(probs)[0], REAL(probs)[1], v, REAL(stats) + 4 * g);
       pool_run_discard(&job->run, job->off_out + (size_t)(g * nm) * sizeof(double),
                        (size_t)nm * sizeof(double));
     }
@@ -589,6 +550,8 @@ SEXP bs_pool_status(void) {
   return out;
 }
 
+/* ---- summaries ---- */
+
 /* mean, sd and two quantiles of each of n_groups equal parts of x[0..len) */
 static SEXP summarise(const double *x, R_xlen_t len, SEXP n_groups, SEXP probs) {
   if (!Rf_isReal(probs) || XLENGTH(probs) != 2)
@@ -599,7 +562,7 @@ static SEXP summarise(const double *x, R_xlen_t len, SEXP n_groups, SEXP probs) 
   const int64_t n = (int64_t)(len / (R_xlen_t)g);
   double *scratch = (double *)R_alloc((size_t)n, sizeof(double));
   SEXP out = PROTECT(Rf_allocMatrix(REALSXP, 4, (int)g));
-  kernel_summary(x, n, (int64_t)g, REAL(probs)[0], REAL(probs)[1], scratch, REAL(out));
+  summary_means(x, n, (int64_t)g, REAL(probs)[0], REAL(probs)[1], scratch, REAL(out));
   UNPROTECT(1);
   return out;
 }
@@ -628,123 +591,29 @@ SEXP bs_group_sums(SEXP v, SEXP id, SEXP n_groups) {
   const double ng = scalar_real(n_groups, "n_groups");
   if (ng < 0 || ng > (double)R_XLEN_T_MAX)
     Rf_error("bootscale internal error: bad number of groups");
-  const R_xlen_t n = (R_xlen_t)ng, len = XLENGTH(v);
-  const double *x = REAL(v);
-  const int *g = INTEGER(id);
+  const R_xlen_t n = (R_xlen_t)ng;
   long double *acc = (long double *)R_alloc((size_t)n + 1, sizeof(long double));
   unsigned char *na = (unsigned char *)R_alloc((size_t)n + 1, 1);
-  for (R_xlen_t j = 0; j < n; j++) {
-    acc[j] = 0;
-    na[j] = 0;
-  }
-  for (R_xlen_t i = 0; i < len; i++) {
-    if (g[i] < 1 || g[i] > n) Rf_error("bootscale internal error: group id out of range");
-    const R_xlen_t j = g[i] - 1;
-    if (ISNAN(x[i])) {
-      if (R_IsNA(x[i])) na[j] = 2;
-      else if (!na[j]) na[j] = 1;
-    } else {
-      acc[j] += x[i];
-    }
-  }
   SEXP out = PROTECT(Rf_allocVector(REALSXP, n));
-  double *o = REAL(out);
-  for (R_xlen_t j = 0; j < n; j++) o[j] = na[j] == 2 ? NA_REAL : na[j] == 1 ? R_NaN : (double)acc[j];
+  if (summary_group_sums(REAL(v), INTEGER(id), XLENGTH(v), n, acc, na, NA_REAL, R_NaN, REAL(out)))
+    Rf_error("bootscale internal error: group id out of range");
   UNPROTECT(1);
   return out;
 }
 
-/* ---- internals exposed for tests ---------------------------------------- */
-
-SEXP bs_alias_probs(SEXP weights) {
-  if (!Rf_isReal(weights) || XLENGTH(weights) < 1)
-    Rf_error("bootscale internal error: `weights` must be a non-empty double vector");
-  const int64_t k = XLENGTH(weights);
-  void *mem = R_alloc(alias_table_bytes(k), 1);
-  int32_t *work = (int32_t *)R_alloc((size_t)k, sizeof(int32_t));
-  alias_table t;
-  alias_init(&t, k, mem);
-  alias_status s = alias_build(&t, REAL(weights), work);
-  if (s != ALIAS_OK) Rf_error("%s", alias_status_message(s));
-  SEXP out = PROTECT(Rf_allocVector(REALSXP, k));
-  alias_implied_probs(&t, REAL(out));
-  UNPROTECT(1);
-  return out;
-}
-
-static uint64_t parse_hex(SEXP s, R_xlen_t i) {
-  return (uint64_t)strtoull(CHAR(STRING_ELT(s, i)), NULL, 16);
-}
-
-static SEXP hex_outputs(rng_state *st, int n) {
-  SEXP out = PROTECT(Rf_allocVector(STRSXP, n));
-  char buf[24];
-  for (int i = 0; i < n; i++) {
-    snprintf(buf, sizeof(buf), "%016" PRIx64, rng_next(st));
-    SET_STRING_ELT(out, i, Rf_mkChar(buf));
-  }
-  UNPROTECT(1);
-  return out;
-}
-
-SEXP bs_rng_head(SEXP state, SEXP n) {
-  if (TYPEOF(state) != STRSXP || XLENGTH(state) != 4)
-    Rf_error("`state` must be four hexadecimal strings");
-  rng_state st;
-  for (int i = 0; i < 4; i++) st.s[i] = parse_hex(state, i);
-  return hex_outputs(&st, Rf_asInteger(n));
-}
-
-SEXP bs_splitmix_head(SEXP seed, SEXP n) {
-  if (TYPEOF(seed) != STRSXP || XLENGTH(seed) != 1)
-    Rf_error("`seed` must be one hexadecimal string");
-  uint64_t x = parse_hex(seed, 0);
-  const int m = Rf_asInteger(n);
-  SEXP out = PROTECT(Rf_allocVector(STRSXP, m));
-  char buf[24];
-  for (int i = 0; i < m; i++) {
-    snprintf(buf, sizeof(buf), "%016" PRIx64, rng_splitmix64_next(&x));
-    SET_STRING_ELT(out, i, Rf_mkChar(buf));
-  }
-  UNPROTECT(1);
-  return out;
-}
-
-SEXP bs_rng_stream_head(SEXP seed, SEXP group, SEXP block, SEXP n) {
-  rng_state st = rng_stream(seed_bits(seed), (uint64_t)scalar_real(group, "group"),
-                            (uint64_t)scalar_real(block, "block"));
-  return hex_outputs(&st, Rf_asInteger(n));
-}
+/* ---- platform: fork, memory and BLAS ---- */
 
 SEXP bs_fork_available(void) { return Rf_ScalarLogical(pool_available()); }
-
-SEXP bs_physical_memory(void) {
-#if defined(_SC_PHYS_PAGES) && defined(_SC_PAGESIZE)
-  long pages = sysconf(_SC_PHYS_PAGES), size = sysconf(_SC_PAGESIZE);
-  if (pages > 0 && size > 0) return Rf_ScalarReal((double)pages * (double)size);
-#endif
-  return Rf_ScalarReal(NA_REAL);
-}
 
 /* c(physical memory, the address-space limit RLIMIT_AS) in bytes; NA when
  * unknown or unlimited. */
 SEXP bs_memory_limits(void) {
+  const double v[2] = {memory_physical(), memory_as_limit()};
   SEXP out = PROTECT(Rf_allocVector(REALSXP, 2));
-  REAL(out)[0] = REAL(bs_physical_memory())[0];
-  REAL(out)[1] = NA_REAL;
-#if !defined(_WIN32)
-  struct rlimit rl;
-  if (getrlimit(RLIMIT_AS, &rl) == 0 && rl.rlim_cur != RLIM_INFINITY)
-    REAL(out)[1] = (double)rl.rlim_cur;
-#endif
+  for (int i = 0; i < 2; i++) REAL(out)[i] = v[i] < 0 ? NA_REAL : v[i];
   UNPROTECT(1);
   return out;
 }
-
-/* ---- memory and BLAS ---- */
-
-#include "blas.h"
-#include "memory.h"
 
 /* c(reset, rss, peak, children_peak): reset is 0 when the peak was reset,
  * an errno value when resetting failed, NA when not asked; sizes in bytes,
@@ -758,27 +627,6 @@ SEXP bs_memory_snapshot(SEXP reset) {
   for (int i = 1; i < 4; i++) REAL(out)[i] = v[i] < 0 ? NA_REAL : v[i];
   UNPROTECT(1);
   return out;
-}
-
-static size_t byte_count(SEXP bytes) {
-  const double b = scalar_real(bytes, "bytes");
-  if (b < 0 || b > 0x1p52) Rf_error("bootscale internal error: `bytes` out of range");
-  return (size_t)b;
-}
-
-SEXP bs_memory_touch(SEXP bytes) {
-  const size_t n = byte_count(bytes);
-  const int err = memory_touch(n);
-  if (err) Rf_error("cannot allocate %.0f bytes: %s", (double)n, strerror(err));
-  return R_NilValue;
-}
-
-SEXP bs_memory_child(SEXP bytes) {
-  const size_t n = byte_count(bytes);
-  const int err = memory_fork_touch(n);
-  if (err > 0) Rf_error("cannot fork a child: %s", strerror(err));
-  if (err < 0) Rf_error("the child that touches %.0f bytes failed", (double)n);
-  return R_NilValue;
 }
 
 static SEXP string_or_na(const char *s) {
@@ -833,4 +681,88 @@ SEXP bs_exact_distribution(SEXP pos, SEXP w, SEXP k, SEXP sample_size) {
   if (s != CONVOLVE_OK) Rf_error("%s", convolve_status_message(s));
   UNPROTECT(1);
   return out;
+}
+
+/* ---- test-only entry points (bs_test_*): tests/testthat reaches the pure
+ * modules through these; nothing in R/ calls them ---------------------- */
+
+SEXP bs_test_alias_probs(SEXP weights) {
+  if (!Rf_isReal(weights) || XLENGTH(weights) < 1)
+    Rf_error("bootscale internal error: `weights` must be a non-empty double vector");
+  const int64_t k = XLENGTH(weights);
+  void *mem = R_alloc(alias_table_bytes(k), 1);
+  int32_t *work = (int32_t *)R_alloc((size_t)k, sizeof(int32_t));
+  alias_table t;
+  alias_init(&t, k, mem);
+  alias_status s = alias_build(&t, REAL(weights), work);
+  if (s != ALIAS_OK) Rf_error("%s", alias_status_message(s));
+  SEXP out = PROTECT(Rf_allocVector(REALSXP, k));
+  alias_implied_probs(&t, REAL(out));
+  UNPROTECT(1);
+  return out;
+}
+
+static uint64_t parse_hex(SEXP s, R_xlen_t i) {
+  return (uint64_t)strtoull(CHAR(STRING_ELT(s, i)), NULL, 16);
+}
+
+static SEXP hex_outputs(rng_state *st, int n) {
+  SEXP out = PROTECT(Rf_allocVector(STRSXP, n));
+  char buf[24];
+  for (int i = 0; i < n; i++) {
+    snprintf(buf, sizeof(buf), "%016" PRIx64, rng_next(st));
+    SET_STRING_ELT(out, i, Rf_mkChar(buf));
+  }
+  UNPROTECT(1);
+  return out;
+}
+
+SEXP bs_test_rng_head(SEXP state, SEXP n) {
+  if (TYPEOF(state) != STRSXP || XLENGTH(state) != 4)
+    Rf_error("`state` must be four hexadecimal strings");
+  rng_state st;
+  for (int i = 0; i < 4; i++) st.s[i] = parse_hex(state, i);
+  return hex_outputs(&st, Rf_asInteger(n));
+}
+
+SEXP bs_test_splitmix_head(SEXP seed, SEXP n) {
+  if (TYPEOF(seed) != STRSXP || XLENGTH(seed) != 1)
+    Rf_error("`seed` must be one hexadecimal string");
+  uint64_t x = parse_hex(seed, 0);
+  const int m = Rf_asInteger(n);
+  SEXP out = PROTECT(Rf_allocVector(STRSXP, m));
+  char buf[24];
+  for (int i = 0; i < m; i++) {
+    snprintf(buf, sizeof(buf), "%016" PRIx64, rng_splitmix64_next(&x));
+    SET_STRING_ELT(out, i, Rf_mkChar(buf));
+  }
+  UNPROTECT(1);
+  return out;
+}
+
+SEXP bs_test_rng_stream_head(SEXP seed, SEXP group, SEXP block, SEXP n) {
+  rng_state st = rng_stream(seed_bits(seed), (uint64_t)scalar_real(group, "group"),
+                            (uint64_t)scalar_real(block, "block"));
+  return hex_outputs(&st, Rf_asInteger(n));
+}
+
+static size_t byte_count(SEXP bytes) {
+  const double b = scalar_real(bytes, "bytes");
+  if (b < 0 || b > 0x1p52) Rf_error("bootscale internal error: `bytes` out of range");
+  return (size_t)b;
+}
+
+SEXP bs_test_memory_touch(SEXP bytes) {
+  const size_t n = byte_count(bytes);
+  const int err = memory_touch(n);
+  if (err) Rf_error("cannot allocate %.0f bytes: %s", (double)n, strerror(err));
+  return R_NilValue;
+}
+
+SEXP bs_test_memory_child(SEXP bytes) {
+  const size_t n = byte_count(bytes);
+  const int err = memory_fork_touch(n);
+  if (err > 0) Rf_error("cannot fork a child: %s", strerror(err));
+  if (err < 0) Rf_error("the child that touches %.0f bytes failed", (double)n);
+  return R_NilValue;
 }

@@ -108,21 +108,4 @@ void kernel_means_reduce(const kernel_means_job *job, int64_t from, int64_t to, 
 int64_t kernel_draws_n_blocks(const kernel_draws_job *job);
 void kernel_draws_block(const kernel_draws_job *job, int64_t block);
 
-
-/* Summary of each group's means, in place of R code that would copy them:
- * for group g of x[g * n .. g * n + n - 1], out[4 * g + 0..3] = mean (long
- * double accumulation), standard deviation (two-pass, NaN when n < 2) and the
- * type-7 quantiles at probabilities lo and hi (as R's quantile() defines
- * them). scratch holds n doubles; x is not modified, unless n_groups is 1
- * and scratch is x: then the selection reorders x in place. */
-void kernel_summary(const double *x, int64_t n, int64_t n_groups, double lo, double hi,
-                    double *scratch, double *out);
-
-/* The same summary of one group x[0..n) (out[0..3]) without a scratch copy
- * and without moving x: the order statistics are found by counting, in
- * eight passes over x. hist holds 65536 counters. Same bits as
- * kernel_summary (up to the sign of a zero quantile). */
-void kernel_summary_const(const double *x, int64_t n, double lo, double hi, uint64_t *hist,
-                          double *out);
-
 #endif

@@ -155,6 +155,9 @@ CTEST(test_convolve_limits_and_statuses);
 CTEST(test_convolve_lattice_pmf);
 CTEST(test_convolve_binomial_at_large_sizes);
 CTEST(test_pool_helper_death_and_idle_stop);
+CTEST(test_summary_group_sums);
+CTEST(test_group_build_refusals);
+CTEST(test_memory_queries);
 
 #define T(name) {#name, name}
 static const struct {
@@ -197,6 +200,9 @@ static const struct {
     T(test_convolve_lattice_pmf),
     T(test_convolve_binomial_at_large_sizes),
     T(test_pool_helper_death_and_idle_stop),
+    T(test_summary_group_sums),
+    T(test_group_build_refusals),
+    T(test_memory_queries),
     T(test_fuzz_regressions),
 };
 

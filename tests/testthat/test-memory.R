@@ -71,7 +71,7 @@ test_that("memit() sees a 200 MB R allocation, kept or freed, within 15%", {
 test_that("memit() sees a 200 MB allocation made in C within 15%", {
   skip_on_valgrind()
   gc()
-  m <- memit(.Call(bootscale:::C_bs_memory_touch, n_bytes))
+  m <- memit(.Call(bootscale:::C_bs_test_memory_touch, n_bytes))
   skip_unless_peak_resets(m)
   expect_equal(m$increment, 200, tolerance = 0.15)
   # C memory is not R's heap.
@@ -89,7 +89,7 @@ test_that("memit() reports a forked child's 200 MB in children_peak", {
   # shows only if it is larger than every earlier one.
   skip_if(before[[4]] > 0.8 * n_bytes, "an earlier child of this session was larger")
   local_no_children()
-  m <- memit(.Call(bootscale:::C_bs_memory_child, n_bytes))
+  m <- memit(.Call(bootscale:::C_bs_test_memory_child, n_bytes))
   expect_false(is.na(m$children_peak))
   # The child's resident set is its 200 MB plus the parent's pages it
   # inherited, which are at most the parent's resident set.
@@ -99,14 +99,14 @@ test_that("memit() reports a forked child's 200 MB in children_peak", {
   expect_lt(m$increment, 50)
 
   # A second, equal child is not larger than the first: NA, as documented.
-  again <- memit(.Call(bootscale:::C_bs_memory_child, mib))
+  again <- memit(.Call(bootscale:::C_bs_test_memory_child, mib))
   expect_true(is.na(again$children_peak))
 })
 
 test_that("the C allocation helpers refuse impossible sizes", {
-  expect_error(.Call(bootscale:::C_bs_memory_touch, -1), "out of range")
-  expect_error(.Call(bootscale:::C_bs_memory_touch, 2^60), "out of range")
-  expect_error(.Call(bootscale:::C_bs_memory_touch, "a"), "double")
+  expect_error(.Call(bootscale:::C_bs_test_memory_touch, -1), "out of range")
+  expect_error(.Call(bootscale:::C_bs_test_memory_touch, 2^60), "out of range")
+  expect_error(.Call(bootscale:::C_bs_test_memory_touch, "a"), "double")
 })
 
 test_that("column_sizes() agrees with object.size()", {
