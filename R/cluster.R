@@ -133,14 +133,11 @@ with_backend_attrs <- function(x, from) {
 
 # ---- the engine on futures ----------------------------------------------
 
-# The means of a means job, run on futures; finish() as in means_engine().
-future_means <- function(values, weights, n_means, sample_size, seed, backend, call,
-                         finish = NULL) {
+# The means of a means job, run on futures (run_means() summarises them).
+future_means <- function(values, weights, n_means, sample_size, seed, backend, call) {
   task <- list(kind = "means", values = values, weights = weights, n = n_means,
                sample_size = sample_size, seed = seed)
-  res <- run_on_futures(task, backend, call)
-  if (is.null(finish)) return(res)
-  with_backend_attrs(finish(res), res)
+  run_on_futures(task, backend, call)
 }
 
 # Category indices (1-based) of a draws job, run on futures.

@@ -81,7 +81,7 @@ exact_cdf_tolerance <- 1e-12
 exact_distribution <- function(x, weights = NULL, sample_size = 100, lattice = NULL) {
   x <- check_values(x)
   weights <- check_weights(weights, length(x))
-  sample_size <- check_count(sample_size, max = 4.5e15)
+  sample_size <- check_count(sample_size, max = bs_const("max_sample_size"))
   lattice <- check_lattice(lattice, "exact")
   lat <- exact_lattice(x, weights, lattice, arg = "x")
   exact_check_support(list(lat), sample_size)
@@ -236,8 +236,8 @@ exact_means <- function(x, weights, n_means, sample_size, workers, seed, lattice
   check_result_size(n_means, 8, "The bootstrap means", call = rlang::caller_env())
   seed <- check_seed(seed)
   d <- exact_compute(lat, sample_size)
-  res <- means_engine(list(d$value), list(d$prob), n_means, 1, workers, seed)
-  structure(res, seed = seed, rng = rng_name, method = "exact")
+  res <- run_means(list(d$value), list(d$prob), n_means, 1, workers, seed)
+  structure(res, seed = seed, rng = bs_const("rng"), method = "exact")
 }
 
 # bootstrap_mean(method = "exact") once the groups are known: the summary
@@ -270,13 +270,13 @@ exact_mean_groups <- function(keys, values, weights, rows, n_means, sample_size,
     n_means = rep(if (keep_samples) as.integer(n_means) else 0L, n_groups)
   ))
   if (keep_samples) {
-    res <- means_engine(lapply(dists, `[[`, "value"), lapply(dists, `[[`, "prob"), n_means, 1,
-                        workers, seed, call = call)
+    res <- run_means(lapply(dists, `[[`, "value"), lapply(dists, `[[`, "prob"), n_means, 1,
+                     workers, seed, call = call)
     out$samples <- lapply(seq_len(n_groups), function(j) res[seq_len(n_means) + (j - 1) * n_means])
   }
   out <- tibble::new_tibble(out, nrow = n_groups, class = "bootscale_bootstrap")
   attr(out, "seed") <- seed
-  attr(out, "rng") <- rng_name
+  attr(out, "rng") <- bs_const("rng")
   attr(out, "method") <- "exact"
   # the distributions are computed here; only replicates use the pool
   attr(out, "processes") <- if (keep_samples) attr(res, "processes") else 1L

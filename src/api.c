@@ -120,6 +120,9 @@ static uint64_t seed_bits(SEXP seed) {
   return (uint64_t)(int64_t)scalar_real(seed, "seed");
 }
 
+/* Lists for R are named, and R reads them by name. */
+#define NAMED_LIST(...) Rf_mkNamed(VECSXP, (const char *[]){__VA_ARGS__, ""})
+
 static size_t round64(size_t n) { return (n + 63) / 64 * 64; }
 static size_t round_page(size_t n) { return (n + 4095) / 4096 * 4096; }
 
@@ -144,7 +147,7 @@ SEXP bs_means_job(SEXP values, SEXP weights, SEXP n_means, SEXP sample_size, SEX
   const int64_t n_groups = XLENGTH(values);
   const double nm = scalar_real(n_means, "n_means");
   const double ss = scalar_real(sample_size, "sample_size");
-  if (nm < 1 || nm > 4.5e15 || ss < 1 || ss > 4.5e15)
+  if (nm < 1 || nm > KERNEL_MAX_SAMPLE_SIZE || ss < 1 || ss > KERNEL_MAX_SAMPLE_SIZE)
     Rf_error("bootscale internal error: `n_means` or `sample_size` out of range");
   for (int64_t g = 0; g < n_groups; g++) {
     SEXP x = VECTOR_ELT(values, g), w = VECTOR_ELT(weights, g);
@@ -278,19 +281,20 @@ SEXP bs_draws_job(SEXP prob, SEXP size, SEXP seed) {
   return xp;
 }
 
-/* c(blocks, result length, paired groups, units, blocks per unit, draws
- * of the whole job, bytes of a run's mapping) */
+/* list(n_blocks, length (of the result), paired (groups), n_units,
+ * blocks_per_unit, draws (of the whole job), run_bytes (of a run's
+ * mapping)) */
 SEXP bs_job_info(SEXP xp) {
   bs_job *job = job_get(xp);
   const pool_job_head *h = (const pool_job_head *)job->arena;
-  SEXP out = PROTECT(Rf_allocVector(REALSXP, 7));
-  REAL(out)[0] = (double)job->n_blocks;
-  REAL(out)[1] = (double)job->out_length;
-  REAL(out)[2] = (double)job->paired;
-  REAL(out)[3] = (double)job->n_units;
-  REAL(out)[4] = (double)job->bpu;
-  REAL(out)[5] = (double)job->out_length * (job->kind == JOB_MEANS ? (double)h->sample_size : 1.0);
-  REAL(out)[6] = (double)job->run_bytes;
+  const double draws =
+      (double)job->out_length * (job->kind == JOB_MEANS ? (double)h->sample_size : 1.0);
+  const double v[] = {(double)job->n_blocks, (double)job->out_length, (double)job->paired,
+                      (double)job->n_units,  (double)job->bpu,        draws,
+                      (double)job->run_bytes};
+  SEXP out = PROTECT(NAMED_LIST("n_blocks", "length", "paired", "n_units", "blocks_per_unit",
+                                "draws", "run_bytes"));
+  for (int i = 0; i < 7; i++) SET_VECTOR_ELT(out, i, Rf_ScalarReal(v[i]));
   UNPROTECT(1);
   return out;
 }
@@ -322,9 +326,9 @@ static void unit_span(const bs_job *job, int64_t from, int64_t to, int64_t *firs
   *len = lf + ln - f;
 }
 
-/* A failure as R gets it: list(what failed and why, errno). */
+/* A failure as R gets it: list(message: what failed and why, errno). */
 static SEXP failure(const char *what, int err) {
-  SEXP out = PROTECT(Rf_allocVector(VECSXP, 2));
+  SEXP out = PROTECT(NAMED_LIST("message", "errno"));
   SET_VECTOR_ELT(out, 0, Rf_mkString(what));
   SET_VECTOR_ELT(out, 1, Rf_ScalarInteger(err));
   UNPROTECT(1);
@@ -359,10 +363,14 @@ SEXP bs_job_start(SEXP xp, SEXP processes, SEXP from, SEXP to, SEXP hook, SEXP t
   h->completed = 0;
   h->hook_action = POOL_HOOK_NONE;
   if (hook != R_NilValue) {
-    if (!Rf_isReal(hook) || XLENGTH(hook) != 3) Rf_error("bootscale internal error: bad test hook");
-    h->hook_action = (int32_t)REAL(hook)[0];
-    h->hook_block = (int64_t)REAL(hook)[1];
-    h->hook_seconds = REAL(hook)[2];
+    /* list(action = name, block = 0-based, seconds) */
+    SEXP act = TYPEOF(hook) == VECSXP && XLENGTH(hook) == 3 ? VECTOR_ELT(hook, 0) : R_NilValue;
+    const int a = TYPEOF(act) == STRSXP && XLENGTH(act) == 1
+                      ? pool_hook_parse(CHAR(STRING_ELT(act, 0))) : -1;
+    if (a < 0) Rf_error("bootscale internal error: bad test hook");
+    h->hook_action = (int32_t)a;
+    h->hook_block = (int64_t)scalar_real(VECTOR_ELT(hook, 1), "block");
+    h->hook_seconds = scalar_real(VECTOR_ELT(hook, 2), "seconds");
   }
   job->unit_from = (int64_t)f;
   job->unit_to = (int64_t)t;
@@ -390,9 +398,9 @@ SEXP bs_job_start(SEXP xp, SEXP processes, SEXP from, SEXP to, SEXP hook, SEXP t
   return R_NilValue;
 }
 
-/* Works on the run for about budget_ms, then reports list(state, blocks
- * done, failure): state 0 running, 1 done, 2 failed (the run is released,
- * nothing of it is kept). */
+/* Works on the run for about budget_ms, then reports list(state, progress
+ * (blocks done), failure): state "running", "done" or "failed" (the run is
+ * then released, nothing of it is kept). */
 SEXP bs_job_step(SEXP xp, SEXP budget_ms, SEXP wait_ms) {
   bs_job *job = job_get(xp);
   if (!job->mapped) Rf_error("bootscale internal error: the job is not running");
@@ -401,8 +409,8 @@ SEXP bs_job_step(SEXP xp, SEXP budget_ms, SEXP wait_ms) {
   pool_state st = pool_run_step(job->run.shared ? session_pool() : NULL, &job->run, job_block,
                                 job, budget, (int)wait);
   const double progress = (double)pool_run_progress(&job->run);
-  SEXP out = PROTECT(Rf_allocVector(VECSXP, 3));
-  SET_VECTOR_ELT(out, 0, Rf_ScalarInteger((int)st));
+  SEXP out = PROTECT(NAMED_LIST("state", "progress", "failure"));
+  SET_VECTOR_ELT(out, 0, Rf_mkString(pool_state_name(st)));
   SET_VECTOR_ELT(out, 1, Rf_ScalarReal(progress));
   SET_VECTOR_ELT(out, 2, Rf_mkString(st == POOL_FAILED ? job->run.failure : ""));
   if (st == POOL_FAILED) job_end_run(job);
@@ -476,7 +484,7 @@ SEXP bs_job_finish_means(SEXP xp, SEXP n_groups, SEXP probs, SEXP keep_samples) 
     Rf_error("bootscale internal error: no complete means to summarise");
   const int keep = Rf_asLogical(keep_samples) == TRUE;
   const int64_t ng = job->n_groups, nm = job->means.n_means;
-  SEXP out = PROTECT(Rf_allocVector(VECSXP, 2));
+  SEXP out = PROTECT(NAMED_LIST("stats", "samples"));
   SEXP stats = Rf_allocMatrix(REALSXP, 4, (int)ng);
   SET_VECTOR_ELT(out, 0, stats);
   SEXP samples = keep ? Rf_allocVector(VECSXP, (R_xlen_t)ng) : R_NilValue;
@@ -529,7 +537,7 @@ SEXP bs_pool_stop(void) {
   return R_NilValue;
 }
 
-/* list(alive, owner, helper, worker pids, calls, owned_here) */
+/* list(alive, owner, helper, pids (of the workers), calls, owned_here) */
 SEXP bs_pool_status(void) {
   pool_client *c = session_pool();
   const int alive = pool_client_alive(c);
@@ -537,7 +545,7 @@ SEXP bs_pool_status(void) {
    * reaped rather than left a zombie until the next call. */
   if (!alive && c->owner != 0 && c->owner == getpid()) pool_client_stop(c);
   const int mine = c->owner != 0 && c->owner == getpid();
-  SEXP out = PROTECT(Rf_allocVector(VECSXP, 6));
+  SEXP out = PROTECT(NAMED_LIST("alive", "owner", "helper", "pids", "calls", "owned_here"));
   SET_VECTOR_ELT(out, 0, Rf_ScalarLogical(alive));
   SET_VECTOR_ELT(out, 1, Rf_ScalarInteger((int)c->owner));
   SET_VECTOR_ELT(out, 2, Rf_ScalarInteger(mine ? (int)c->helper : NA_INTEGER));
@@ -605,26 +613,26 @@ SEXP bs_group_sums(SEXP v, SEXP id, SEXP n_groups) {
 
 SEXP bs_fork_available(void) { return Rf_ScalarLogical(pool_available()); }
 
-/* c(physical memory, the address-space limit RLIMIT_AS) in bytes; NA when
- * unknown or unlimited. */
+/* list(physical (memory), address_space (the limit RLIMIT_AS)) in bytes;
+ * NA when unknown or unlimited. */
 SEXP bs_memory_limits(void) {
   const double v[2] = {memory_physical(), memory_as_limit()};
-  SEXP out = PROTECT(Rf_allocVector(REALSXP, 2));
-  for (int i = 0; i < 2; i++) REAL(out)[i] = v[i] < 0 ? NA_REAL : v[i];
+  SEXP out = PROTECT(NAMED_LIST("physical", "address_space"));
+  for (int i = 0; i < 2; i++) SET_VECTOR_ELT(out, i, Rf_ScalarReal(v[i] < 0 ? NA_REAL : v[i]));
   UNPROTECT(1);
   return out;
 }
 
-/* c(reset, rss, peak, children_peak): reset is 0 when the peak was reset,
+/* list(reset, rss, peak, children_peak): reset is 0 when the peak was reset,
  * an errno value when resetting failed, NA when not asked; sizes in bytes,
  * NA when unknown. */
 SEXP bs_memory_snapshot(SEXP reset) {
   double status = NA_REAL;
   if (Rf_asLogical(reset) == TRUE) status = (double)memory_reset_peak();
   const double v[4] = {status, memory_rss(), memory_peak(), memory_children_peak()};
-  SEXP out = PROTECT(Rf_allocVector(REALSXP, 4));
-  REAL(out)[0] = v[0];
-  for (int i = 1; i < 4; i++) REAL(out)[i] = v[i] < 0 ? NA_REAL : v[i];
+  SEXP out = PROTECT(NAMED_LIST("reset", "rss", "peak", "children_peak"));
+  SET_VECTOR_ELT(out, 0, Rf_ScalarReal(v[0]));
+  for (int i = 1; i < 4; i++) SET_VECTOR_ELT(out, i, Rf_ScalarReal(v[i] < 0 ? NA_REAL : v[i]));
   UNPROTECT(1);
   return out;
 }
@@ -640,7 +648,7 @@ SEXP bs_blas_info(SEXP path) {
     p = CHAR(STRING_ELT(path, 0));
   const blas_vendor v = blas_detect(p);
   const int threads = blas_get_threads(), max = blas_max_threads();
-  SEXP out = PROTECT(Rf_allocVector(VECSXP, 5));
+  SEXP out = PROTECT(NAMED_LIST("vendor", "threads", "max_threads", "config", "corename"));
   SET_VECTOR_ELT(out, 0, v == BLAS_UNKNOWN ? Rf_ScalarString(NA_STRING)
                                            : Rf_mkString(blas_vendor_name(v)));
   SET_VECTOR_ELT(out, 1, Rf_ScalarInteger(threads < 0 ? NA_INTEGER : threads));
@@ -658,6 +666,22 @@ SEXP bs_blas_set_threads(SEXP n) {
   return Rf_ScalarLogical(blas_set_threads((int)t) == 0);
 }
 
+/* ---- constants: defined in C, read once by R at load ---- */
+
+/* list(rng (the generator's name), max_workers (of the pool),
+ * max_sample_size, block_means (replicates per block), block_draws) */
+SEXP bs_constants(void) {
+  SEXP out = PROTECT(
+      NAMED_LIST("rng", "max_workers", "max_sample_size", "block_means", "block_draws"));
+  SET_VECTOR_ELT(out, 0, Rf_mkString(RNG_NAME));
+  SET_VECTOR_ELT(out, 1, Rf_ScalarInteger(POOL_MAX_WORKERS));
+  SET_VECTOR_ELT(out, 2, Rf_ScalarReal(KERNEL_MAX_SAMPLE_SIZE));
+  SET_VECTOR_ELT(out, 3, Rf_ScalarReal((double)KERNEL_BLOCK_MEANS));
+  SET_VECTOR_ELT(out, 4, Rf_ScalarReal((double)KERNEL_BLOCK_DRAWS));
+  UNPROTECT(1);
+  return out;
+}
+
 /* ---- exact bootstrap: distribution of the mean on a lattice ------------- */
 
 /* The probabilities of the n(k-1)+1 lattice points of the sum of
@@ -667,7 +691,7 @@ SEXP bs_exact_distribution(SEXP pos, SEXP w, SEXP k, SEXP sample_size) {
   if (!Rf_isReal(pos) || !Rf_isReal(w) || XLENGTH(pos) != XLENGTH(w) || XLENGTH(pos) < 1)
     Rf_error("bootscale internal error: `pos` and `w` must be double vectors of one length");
   const double kk = scalar_real(k, "k"), ss = scalar_real(sample_size, "sample_size");
-  if (kk < 1 || kk > (double)CONVOLVE_MAX_SUPPORT || ss < 1 || ss > 4.5e15)
+  if (kk < 1 || kk > (double)CONVOLVE_MAX_SUPPORT || ss < 1 || ss > KERNEL_MAX_SAMPLE_SIZE)
     Rf_error("bootscale internal error: `k` or `sample_size` out of range");
   const int64_t support = convolve_support((int64_t)kk, (int64_t)ss);
   if (support < 0) Rf_error("%s", convolve_status_message(CONVOLVE_ERR_TOO_LARGE));

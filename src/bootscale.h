@@ -33,6 +33,9 @@ SEXP bs_memory_snapshot(SEXP reset);
 SEXP bs_blas_info(SEXP path);
 SEXP bs_blas_set_threads(SEXP n);
 
+/* constants defined in C (generator, limits, block sizes), for R */
+SEXP bs_constants(void);
+
 /* exact bootstrap: the distribution of the mean of draws on a lattice */
 SEXP bs_exact_distribution(SEXP pos, SEXP w, SEXP k, SEXP sample_size);
 

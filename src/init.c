@@ -32,6 +32,8 @@ static const R_CallMethodDef call_methods[] = {
     CALLDEF(bs_memory_snapshot,      1),
     CALLDEF(bs_blas_info,            1),
     CALLDEF(bs_blas_set_threads,     1),
+    /* constants */
+    CALLDEF(bs_constants,            0),
     /* exact bootstrap */
     CALLDEF(bs_exact_distribution,   4),
     /* test-only (tests/testthat; never called from R/) */

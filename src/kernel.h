@@ -25,6 +25,8 @@
  * Changing either changes every result for a given seed. */
 #define KERNEL_BLOCK_MEANS INT64_C(1024)
 #define KERNEL_BLOCK_DRAWS INT64_C(65536)
+/* The largest sample size R may ask for (below 2^52: exact in a double). */
+#define KERNEL_MAX_SAMPLE_SIZE 4.5e15
 
 /* Long replicates. A block of 1024 replicates of more than 65536 draws each
  * would be over 2^26 draws (a tenth of a second or more): one such block

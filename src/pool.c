@@ -6,6 +6,19 @@
 #include <errno.h>
 #include <string.h>
 
+static const char *const hook_names[] = {"none", "segv", "kill", "exit0", "exit3", "sleep"};
+
+int pool_hook_parse(const char *name) {
+  for (int i = 0; i < (int)(sizeof(hook_names) / sizeof(hook_names[0])); i++)
+    if (strcmp(name, hook_names[i]) == 0) return i;
+  return -1;
+}
+
+const char *pool_state_name(pool_state s) {
+  static const char *const names[] = {"running", "done", "failed"};
+  return s >= POOL_RUNNING && s <= POOL_FAILED ? names[s] : "unknown";
+}
+
 size_t pool_head_bytes(void) { return (sizeof(pool_job_head) + 63) / 64 * 64; }
 
 int pool_job_bind(void *base, kernel_group *groups_mem, kernel_means_job *means,

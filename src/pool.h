@@ -69,6 +69,10 @@ typedef enum {
   POOL_HOOK_SLEEP  /* sleep `seconds`, then do the block */
 } pool_hook_action;
 
+/* The hook actions by name ("none", "segv", "kill", "exit0", "exit3",
+ * "sleep"), as R names them: the action, or -1 for an unknown name. */
+int pool_hook_parse(const char *name);
+
 typedef enum { POOL_JOB_MEANS = 1, POOL_JOB_DRAWS = 2 } pool_job_kind;
 
 /* A group of a means job: offsets of its cells from the mapping's start. */
@@ -171,6 +175,8 @@ typedef struct {
 } pool_run;
 
 typedef enum { POOL_RUNNING = 0, POOL_DONE = 1, POOL_FAILED = 2 } pool_state;
+/* "running", "done" or "failed": the state as R reads it. */
+const char *pool_state_name(pool_state s);
 
 /* A mapping of `bytes` (zero-filled) for a job: shared (memfd, or a file
  * in tmpdir) for the pool, private anonymous otherwise. Returns 0 or an

@@ -77,17 +77,17 @@ test_that("memit() sees a 200 MB allocation made in C within 15%", {
   # C memory is not R's heap.
   expect_lt(m$heap_increment, 5)
   # It was freed: the resident set is back near the start.
-  expect_lt(snapshot()[[2]] / mib - m$start, 50)
+  expect_lt(snapshot()$rss / mib - m$start, 50)
 })
 
 test_that("memit() reports a forked child's 200 MB in children_peak", {
   skip_on_valgrind()
   skip_on_os("windows")
   before <- snapshot()
-  skip_if(is.na(before[[4]]), "getrusage(RUSAGE_CHILDREN) is not available")
+  skip_if(is.na(before$children_peak), "getrusage(RUSAGE_CHILDREN) is not available")
   # RUSAGE_CHILDREN keeps the largest child ever waited for: the new child
   # shows only if it is larger than every earlier one.
-  skip_if(before[[4]] > 0.8 * n_bytes, "an earlier child of this session was larger")
+  skip_if(before$children_peak > 0.8 * n_bytes, "an earlier child of this session was larger")
   local_no_children()
   m <- memit(.Call(bootscale:::C_bs_test_memory_child, n_bytes))
   expect_false(is.na(m$children_peak))

@@ -82,10 +82,10 @@ test_that("a job's results and summary exist only once it is complete", {
   on.exit(.Call(bootscale:::C_bs_job_release, job))
   expect_error(.Call(bootscale:::C_bs_job_summarise, job, 1, c(0.025, 0.975)), "no complete means")
   expect_error(.Call(bootscale:::C_bs_job_result, job), "not complete")
-  n_units <- .Call(bootscale:::C_bs_job_info, job)[[4]]
+  n_units <- .Call(bootscale:::C_bs_job_info, job)$n_units
   expect_null(.Call(bootscale:::C_bs_job_start, job, 0, 0, n_units, NULL, tempdir()))
   expect_error(.Call(bootscale:::C_bs_job_result, job), "not complete")
-  repeat if (.Call(bootscale:::C_bs_job_step, job, 20, 100)[[1]] == 1L) break
+  repeat if (.Call(bootscale:::C_bs_job_step, job, 20, 100)$state == "done") break
   stats <- .Call(bootscale:::C_bs_job_summarise, job, 1, c(0.025, 0.975))
   means <- .Call(bootscale:::C_bs_job_result, job)
   expect_length(means, 2000)
@@ -351,14 +351,15 @@ test_that("the helper computes the same blocks as this process", {
                list(c(1, 2, 3), as.double(100:1)), 3000, 31, 11)
   n <- bootscale:::job_n_blocks(job)
   bootscale:::pool_ensure(2L)
-  run(job, 2L, 0, n, hook = c(0, -1, 0)) # a no-op hook: the workers take every block
+  # a no-op hook: the workers take every block
+  run(job, 2L, 0, n, hook = list(action = "none", block = -1, seconds = 0))
   helper <- .Call(bootscale:::C_bs_job_result, job)
   run(job, 1L, 0, n)
   expect_identical(helper, .Call(bootscale:::C_bs_job_result, job))
   .Call(bootscale:::C_bs_job_release, job)
   job <- .Call(bootscale:::C_bs_draws_job, as.double(1:7), 300001, 5)
   n <- bootscale:::job_n_blocks(job)
-  run(job, 2L, 0, n, hook = c(0, -1, 0))
+  run(job, 2L, 0, n, hook = list(action = "none", block = -1, seconds = 0))
   helper <- .Call(bootscale:::C_bs_job_result, job)
   run(job, 1L, 0, n)
   expect_identical(helper, .Call(bootscale:::C_bs_job_result, job))
@@ -654,4 +655,33 @@ test_that("two R sessions have pools of their own", {
   Sys.sleep(0.5)
   # the other session's pool ended with it
   expect_false(tryCatch(alive(ps::ps_handle(other[1])), error = function(e) FALSE))
+})
+
+test_that("the engine's constants are read from C, and hook actions are named there", {
+  skip_if_no_fork()
+  local_no_children()
+  consts <- .Call(bootscale:::C_bs_constants)
+  expect_named(consts, c("rng", "max_workers", "max_sample_size", "block_means", "block_draws"))
+  expect_identical(consts$rng, "xoshiro256++ keyed by SplitMix64")
+  expect_identical(attr(bootstrap_means(1:3, n_means = 2, seed = 1, workers = 1), "rng"),
+                   consts$rng)
+  # the limits R checks are the ones C enforces
+  expect_identical(suppressWarnings(bootscale:::check_workers(consts$max_workers)),
+                   consts$max_workers)
+  expect_error(bootscale:::check_workers(consts$max_workers + 1),
+               class = "bootscale_error_bad_workers")
+  expect_error(bootstrap_means(1:3, n_means = 2, sample_size = 2 * consts$max_sample_size),
+               class = "bootscale_error_bad_count")
+  # the job protocol is read by name
+  job <- .Call(bootscale:::C_bs_means_job, list(c(1, 2)), list(c(1, 1)), 3000, 5, 1)
+  info <- .Call(bootscale:::C_bs_job_info, job)
+  expect_named(info, c("n_blocks", "length", "paired", "n_units", "blocks_per_unit", "draws",
+                       "run_bytes"))
+  expect_identical(info$length, 3000)
+  expect_identical(info$n_blocks, ceiling(3000 / consts$block_means))
+  expect_identical(info$draws, 3000 * 5)
+  # an action C does not know is refused there, before anything runs
+  withr::local_options(list(bootscale.test_hook = list(action = "explode", block = 1)))
+  expect_error(bootstrap_means(1:10, n_means = 20000, workers = 2, seed = 1), "bad test hook")
+  .Call(bootscale:::C_bs_job_release, job)
 })
