@@ -88,9 +88,9 @@ case_resample <- function(input, workers) {
 case_resample_engine <- function(input) {
   list(
     run = function(round) {
-      bootscale:::means_engine(lapply(unname(input$x), as.double), lapply(unname(input$p), as.double),
-                               exact_bench_n_means, exact_bench_sample_size, 1L,
-                               as.double(round))
+      bootscale:::run_means(lapply(unname(input$x), as.double),
+                            lapply(unname(input$p), as.double),
+                            exact_bench_n_means, exact_bench_sample_size, 1L, as.double(round))
     },
     quantiles = function(m) means_quantiles(m, length(input$x))
   )
@@ -140,7 +140,7 @@ case_exact_draws <- function(input) {
   probs <- unname(lapply(dists, `[[`, "prob"))
   list(
     run = function(round) {
-      bootscale:::means_engine(values, probs, exact_bench_n_means, 1, 1L, as.double(round))
+      bootscale:::run_means(values, probs, exact_bench_n_means, 1, 1L, as.double(round))
     },
     quantiles = function(m) means_quantiles(m, length(values))
   )
