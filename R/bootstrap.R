@@ -42,16 +42,17 @@
 #'   per value, at least one positive; `NULL` for equal weights.
 #' @param n_means Number of bootstrap replicates, a whole number >= 1.
 #' @param sample_size Values drawn per replicate, a whole number from 1 to
-#'   `r format(bootscale:::bs_const("max_sample_size"))` (the engine's limit; the
-#'   chapter uses 100).
+#'   `r format(bootscale:::bs_const("max_sample_size"))` (the engine's
+#'   limit; the chapter uses 100).
 #' @param workers Number of processes, this R session included, between 1
-#'   and `r bootscale:::bs_const("max_workers")`; they come from the persistent worker pool (see
-#'   [pool_start()]). Defaults to `getOption("bootscale.workers")`, else
-#'   [default_workers()]. A job runs in this process alone whatever
-#'   `workers` says when the pool is not predicted to save at least 10 %:
-#'   the cost of a draw and of a call on the pool are measured in the
-#'   session (see [pool_status()]), so jobs of about a millisecond of work
-#'   or more go parallel on a running pool and tiny jobs stay serial. Where
+#'   and `r bootscale:::bs_const("max_workers")`; they come from the
+#'   persistent worker pool (see [pool_start()]). Defaults to
+#'   `getOption("bootscale.workers")`, else [default_workers()]. A job runs
+#'   in this process alone whatever `workers` says when the pool is not
+#'   predicted to save at least 10 %: the cost of a draw and of a call on
+#'   the pool are measured in the session (see [pool_status()]), so jobs of
+#'   several calls' cost of work go parallel on a running pool and tiny
+#'   jobs stay serial. Where
 #'   fork is missing or unsafe the work runs serially with a one-time
 #'   message.
 #' @param seed `NULL` (draw one from R's RNG) or a whole number with

@@ -194,8 +194,9 @@ check_group_columns <- function(data, cols, call = rlang::caller_env()) {
 # the mapping and the result both count in full.
 check_result_size <- function(n, bytes_each, what, extra = 0, call = rlang::caller_env()) {
   bytes <- n * bytes_each + extra
-  # the cgroup's and the address space's figures are read (files, about
-  # 0.1 ms) only for results that could matter to them
+  # the cgroup's and the address space's figures are read (from files,
+  # slower than the rest of the check) only for results that could matter
+  # to them
   lim <- memory_limits(others = bytes > 2^26)
   limit <- lim$physical
   if (bytes > limit || n > 2^52) {

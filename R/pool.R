@@ -162,31 +162,16 @@ pool_status <- function() {
   )
 }
 
-# Resident memory of a process in bytes: /proc, else ps, else NA.
-process_rss <- function(pid) {
-  f <- sprintf("/proc/%d/status", pid)
-  if (file.exists(f)) {
-    line <- grep("^VmRSS:", tryCatch(readLines(f, warn = FALSE), error = function(e) ""),
-                 value = TRUE)
-    kb <- sub("^VmRSS:[[:space:]]*([0-9]+) kB.*$", "\\1", line)
-    if (length(line)) return(as.numeric(kb) * 1024)
-  }
-  if (requireNamespace("ps", quietly = TRUE)) {
-    rss <- tryCatch(ps::ps_memory_info(ps::ps_handle(pid))[["rss"]], error = function(e) NA_real_)
-    return(as.numeric(rss))
-  }
-  NA_real_
-}
-
 # ---- the cost rule --------------------------------------------------------
 
 # A job runs on w processes when that is predicted to save at least 10 %:
 # serial time = draws x (ns per draw), parallel = serial / w + the cost of a
 # call on the pool (+ starting it, when it is not running with w). Both
 # costs are measured in this session, not assumed: ns per draw on first
-# need (a job of 2^18 draws, about half a millisecond), a call's cost when
+# need (a job of 2^18 draws), a call's cost when
 # the pool starts (calibrate_pool()), the start-up itself when it happens.
-# Until the pool has started once, its start-up is taken as 5 ms.
+# Until they are measured, a call is taken to cost 0.1 ms and a start-up
+# 5 ms: priors that only decide the first call.
 # options(bootscale.min_parallel_draws = n) replaces the rule by a plain
 # threshold: jobs of n draws or more use every worker.
 ns_per_draw <- function() {
@@ -507,11 +492,8 @@ memory_limits <- function(others = TRUE) {
   }
   address_space <- Inf
   if (!is.na(c_lim$address_space)) {
-    status <- tryCatch(readLines("/proc/self/status", warn = FALSE), error = function(e) "")
-    vm <- grep("^VmSize:", status, value = TRUE)
-    kb <- sub("^VmSize:[[:space:]]*([0-9]+) kB.*$", "\\1", vm)
-    used <- if (length(vm)) as.numeric(kb) * 1024 else 0
-    address_space <- c_lim$address_space - used
+    used <- proc_status_bytes(Sys.getpid(), "VmSize")
+    address_space <- c_lim$address_space - (if (is.na(used)) 0 else used)
   }
   list(physical = phys, cgroup = cgroup, address_space = address_space)
 }

@@ -52,9 +52,7 @@ snapshot <- function() {
   kids <- kids[nzchar(kids)]
   pool <- pool_status()
   kids <- setdiff(as.integer(kids), pool$helper)
-  status <- readLines("/proc/self/status")
-  rss <- as.numeric(sub("^VmRSS:[[:space:]]*([0-9]+) kB.*$", "\\1",
-                        grep("^VmRSS:", status, value = TRUE)))
+  rss <- bootscale:::process_rss() / 1024
   pool_fds <- if (pool$state == "running") pool$workers else 0 # control + worker sockets
   c(fds = length(list.files("/proc/self/fd")) - pool_fds,
     mappings = length(readLines("/proc/self/maps")),
@@ -70,7 +68,7 @@ quietly <- function(expr) {
   })
 }
 
-`%||%` <- function(x, y) if (is.null(x)) y else x
+`%||%` <- bootscale:::`%||%`
 hooks <- c("segv", "kill", "exit3", "exit0")
 set.seed(20240601)
 crashes <- 0L

@@ -143,12 +143,28 @@ test_that("the pool measures its costs when it starts", {
   skip_if_no_fork()
   local_parallel()
   pool_stop()
+  the <- bootscale:::the
+  the$call_ms <- NULL
   st <- pool_start(2)
   expect_identical(st$state, "running")
-  expect_gte(st$call_ms, 0)
-  expect_lt(st$call_ms, 1000)
-  expect_gt(st$ns_per_draw, 0)
-  expect_lt(st$ns_per_draw, 1000)
+  # measured now (the prior is gone), finite, and the ns per draw above the
+  # floor that keeps the rule from dividing by nothing
+  expect_true(is.finite(st$call_ms) && st$call_ms >= 0)
+  expect_true(is.finite(st$ns_per_draw) && st$ns_per_draw >= 0.2)
+  # what pool_status() shows is what the cost rule reads
+  expect_identical(st$call_ms, the$call_ms)
+  expect_identical(st$ns_per_draw, the$ns_per_draw)
+  # and the rule decides with these numbers: 2 workers exactly when their
+  # predicted time (half the serial time plus a call) saves 10 %, that is
+  # from a serial time of 2.5 calls on; below 2 calls, at once serially
+  withr::local_options(list(bootscale.min_parallel_draws = NULL, bootscale.test_hook = NULL))
+  draws_for <- function(calls) calls * st$call_ms * 1e6 / st$ns_per_draw
+  plan <- function(n) bootscale:::plan_workers(2L, n, 100, running = c(TRUE, TRUE))
+  expect_identical(plan(floor(draws_for(1.9))), 1L)
+  expect_identical(plan(max(ceiling(draws_for(2.6)), 1e6)), 2L)
+  the$call_ms <- 1e6 # a call that costs more than the job: serial
+  expect_identical(plan(1e6), 1L)
+  the$call_ms <- st$call_ms
 })
 
 test_that("workers are checked and oversubscription warns", {
