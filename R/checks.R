@@ -219,3 +219,17 @@ check_result_size <- function(n, bytes_each, what, extra = 0, call = rlang::call
   }
   invisible(n)
 }
+
+# One of `choices`; the whole vector (a function's default) is the first.
+check_choice <- function(x, choices, class, arg = rlang::caller_arg(x),
+                         call = rlang::caller_env()) {
+  if (identical(x, choices)) return(choices[[1]])
+  if (!is.character(x) || length(x) != 1 || is.na(x) || !x %in% choices) {
+    abort_bs(
+      c("{.arg {arg}} must be {.val {choices[1]}} or {.val {choices[2]}}.",
+        "x" = "It is {describe(x)}."),
+      class, call = call
+    )
+  }
+  x
+}

@@ -94,17 +94,7 @@ exact_distribution <- function(x, weights = NULL, sample_size = 100, lattice = N
 }
 
 check_method <- function(method, call = rlang::caller_env()) {
-  choices <- c("resample", "exact")
-  if (identical(method, choices)) return("resample")
-  if (!is.character(method) || length(method) != 1 || is.na(method) ||
-      !method %in% choices) {
-    abort_bs(
-      c("{.arg method} must be {.val resample} or {.val exact}.",
-        "x" = "It is {describe(method)}."),
-      "bad_method", call = call
-    )
-  }
-  method
+  check_choice(method, c("resample", "exact"), "bad_method", call = call)
 }
 
 check_lattice <- function(lattice, method, call = rlang::caller_env()) {
@@ -151,12 +141,11 @@ exact_lattice <- function(x, w, lattice, arg, where = NULL, rows = seq_along(x),
                    format(h, digits = 15))
   }
   if (length(off)) {
-    abort_bs(
-      c("{.code method = \"exact\"} needs {.arg {arg}} on a lattice: whole numbers, or {.code a + h * k} with {.code lattice = h}.",
-        "x" = "{label} {rows[keep][off[1]]}{where} is {format(xs[off[1]], digits = 17)}, {why}.",
-        "i" = "Give {.arg lattice}, or use {.code method = \"resample\"}."),
-      "not_lattice", call = call
-    )
+    found <- "{label} {rows[keep][off[1]]}{where} is {format(xs[off[1]], digits = 17)}, {why}."
+    abort_bs(c(
+      "{.code method = \"exact\"} needs {.arg {arg}} on a lattice: whole numbers, or {.code a + h * k} with {.code lattice = h}.", # nolint: line_length_linter. One message, one line.
+      "x" = found, "i" = "Give {.arg lattice}, or use {.code method = \"resample\"}."
+    ), "not_lattice", call = call)
   }
   if (any(pos > 0)) {
     g <- gcd_whole(unique(pos[pos > 0]))

@@ -144,17 +144,7 @@ scaling_benchmark <- function(fun, workers = seq_len(default_workers()), times =
 }
 
 check_scaling <- function(scaling, call = rlang::caller_env()) {
-  choices <- c("strong", "weak")
-  if (identical(scaling, choices)) return("strong")
-  if (!is.character(scaling) || length(scaling) != 1 || is.na(scaling) ||
-      !scaling %in% choices) {
-    abort_bs(
-      c("{.arg scaling} must be {.val strong} or {.val weak}.",
-        "x" = "It is {describe(scaling)}."),
-      "bad_scaling", call = call
-    )
-  }
-  scaling
+  check_choice(scaling, c("strong", "weak"), "bad_scaling", call = call)
 }
 
 # The result of scaling_benchmark(): speedups against the first (smallest)
@@ -266,15 +256,8 @@ is_plain_numeric <- function(x) {
 #' n <- c(1, 2, 4, 8)
 #' amdahl_fit(n, 1 / (0.1 + 0.9 / n))
 amdahl_fit <- function(workers, speedup, reference = min(workers)) {
-  args <- check_fit_args(workers, speedup, reference)
-  if (is.null(args)) return(no_fit())
-  model <- function(p) amdahl_speedup(args$workers, p, args$reference)
-  p <- fit_fraction(model, args$speedup)
-  tibble::tibble(
-    p = p,
-    ceiling = if (p >= 1) Inf else 1 / (1 - p),
-    rmse = sqrt(mean((args$speedup - model(p))^2))
-  )
+  fit_law(workers, speedup, reference, amdahl_speedup,
+          ceiling = function(p) if (p >= 1) Inf else 1 / (1 - p))
 }
 
 #' Fit Gustafson's law to measured scaled speedups
@@ -304,15 +287,20 @@ amdahl_fit <- function(workers, speedup, reference = min(workers)) {
 #' n <- c(1, 2, 4, 8, 16)
 #' gustafson_fit(n, 0.05 + 0.95 * n)
 gustafson_fit <- function(workers, speedup, reference = min(workers)) {
-  args <- check_fit_args(workers, speedup, reference)
+  fit_law(workers, speedup, reference, gustafson_speedup,
+          ceiling = function(p) if (is.na(p)) NA_real_ else Inf)
+}
+
+# The fit of a law speedup(n, p, reference) to measured speedups, checked
+# as amdahl_fit() says (the caller's arguments are named in errors), with
+# the law's ceiling for the fitted p.
+fit_law <- function(workers, speedup, reference, law, ceiling,
+                    call = rlang::caller_env()) {
+  args <- check_fit_args(workers, speedup, reference, call = call)
   if (is.null(args)) return(no_fit())
-  model <- function(p) gustafson_speedup(args$workers, p, args$reference)
+  model <- function(p) law(args$workers, p, args$reference)
   p <- fit_fraction(model, args$speedup)
-  tibble::tibble(
-    p = p,
-    ceiling = if (is.na(p)) NA_real_ else Inf,
-    rmse = sqrt(mean((args$speedup - model(p))^2))
-  )
+  tibble::tibble(p = p, ceiling = ceiling(p), rmse = sqrt(mean((args$speedup - model(p))^2)))
 }
 
 # NULL when there are fewer than two distinct counts (nothing to fit).

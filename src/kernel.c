@@ -88,6 +88,17 @@ static int64_t blocks_per_group(const kernel_means_job *job) {
   return (job->n_means + KERNEL_BLOCK_MEANS - 1) / KERNEL_BLOCK_MEANS;
 }
 
+/* Classic layout: block b is block j of group g, replicates [from, to). */
+static inline void classic_block(const kernel_means_job *job, int64_t b, int64_t *g, int64_t *j,
+                                 int64_t *from, int64_t *to) {
+  const int64_t bpg = blocks_per_group(job);
+  *g = b / bpg;
+  *j = b % bpg;
+  *from = *j * KERNEL_BLOCK_MEANS;
+  *to = *from + KERNEL_BLOCK_MEANS;
+  if (*to > job->n_means) *to = job->n_means;
+}
+
 int64_t kernel_means_parts(int64_t sample_size) {
   if (sample_size <= KERNEL_LONG_MIN) return 0;
   return (sample_size + KERNEL_PART_DRAWS - 1) / KERNEL_PART_DRAWS;
@@ -116,11 +127,8 @@ void kernel_means_unit_span(const kernel_means_job *job, int64_t unit, int64_t *
     *n = 1;
     return;
   }
-  const int64_t bpg = blocks_per_group(job);
-  const int64_t g = unit / bpg, j = unit % bpg;
-  const int64_t from = j * KERNEL_BLOCK_MEANS;
-  int64_t to = from + KERNEL_BLOCK_MEANS;
-  if (to > job->n_means) to = job->n_means;
+  int64_t g, j, from, to;
+  classic_block(job, unit, &g, &j, &from, &to);
   *first = g * job->n_means + from;
   *n = to - from;
 }
@@ -183,11 +191,8 @@ void kernel_means_block(const kernel_means_job *job, int64_t block) {
     job->partials[block] = long_part_sum(job, block);
     return;
   }
-  const int64_t bpg = blocks_per_group(job);
-  const int64_t g = block / bpg, j = block % bpg;
-  const int64_t from = j * KERNEL_BLOCK_MEANS;
-  int64_t to = from + KERNEL_BLOCK_MEANS;
-  if (to > job->n_means) to = job->n_means;
+  int64_t g, j, from, to;
+  classic_block(job, block, &g, &j, &from, &to);
 
   const kernel_group *grp = &job->groups[g];
   const int64_t ss = job->sample_size;

@@ -4,23 +4,7 @@ gof_p <- function(means, x, p, n) {
   ex <- exact_mean_distribution(x, p, n)
   obs <- tabulate(match(round(means * n), round(ex$value * n)), nbins = length(ex$value))
   expect_equal(sum(obs), length(means))  # every mean lies on the grid
-  e <- ex$prob * length(means)
-  grp <- integer(length(e))
-  g <- 1L
-  acc <- 0
-  for (i in seq_along(e)) {
-    grp[i] <- g
-    acc <- acc + e[i]
-    if (acc >= 10) {
-      g <- g + 1L
-      acc <- 0
-    }
-  }
-  if (acc < 10) grp[grp == g] <- g - 1L
-  o <- tapply(obs, grp, sum)
-  ee <- tapply(e, grp, sum)
-  stat <- sum((o - ee)^2 / ee)
-  stats::pchisq(stat, df = length(o) - 1, lower.tail = FALSE)
+  pooled_chisq_p(obs, ex$prob * length(means), 10)
 }
 
 test_that("bootstrap means follow the exact distribution (pair tables, even size)", {

@@ -166,24 +166,7 @@ test_that("resampled means pass a chi-square test against the exact distribution
   d <- exact_distribution(y$BytesLog2, y$Files, sample_size = 100)
   chisq_p <- function(m) {
     obs <- tabulate(round(m * 100) - round(d$value[1] * 100) + 1, nbins = nrow(d))
-    expected <- d$prob * length(m)
-    # pool cells left to right until each expects at least 5; a short last
-    # cell joins the one before
-    cell <- integer(length(expected))
-    id <- 1L
-    acc <- 0
-    for (i in seq_along(expected)) {
-      cell[i] <- id
-      acc <- acc + expected[i]
-      if (acc >= 5) {
-        id <- id + 1L
-        acc <- 0
-      }
-    }
-    if (acc < 5) cell[cell == id] <- id - 1L
-    o <- tapply(obs, cell, sum)
-    e <- tapply(expected, cell, sum)
-    stats::pchisq(sum((o - e)^2 / e), df = length(e) - 1, lower.tail = FALSE)
+    pooled_chisq_p(obs, d$prob * length(m), 5)
   }
   for (seed in 1:3) {
     res <- bootstrap_means(y$BytesLog2, y$Files, n_means = 1e5, seed = seed)

@@ -280,6 +280,19 @@ start_run <- function(lines, env = parent.frame(), prelude = sleep_hook) {
 }
 
 # The pool's processes under R process `pid`: the helper and its workers.
+# Sends Ctrl-C to the R in `p`, whose code prints "interrupted at <time>"
+# when the interrupt reaches it; checks that it did within `seconds`.
+interrupt_within <- function(p, seconds) {
+  sent <- as.numeric(Sys.time())
+  p$interrupt()
+  p$wait(10000)
+  out <- p$read_all_output()
+  expect_match(out, "interrupted at")
+  returned <- as.numeric(sub(".*interrupted at ([0-9.]+).*", "\\1", out))
+  expect_lt(returned - sent, seconds)
+  out
+}
+
 pool_tree <- function(pid) ps::ps_children(ps::ps_handle(pid), recursive = TRUE)
 
 alive <- function(h) {
@@ -310,13 +323,7 @@ test_that("an interrupt returns within half a second and the pool stays usable",
   ))
   tree <- pool_tree(p$get_pid())
   expect_length(tree, 2) # the helper and its worker
-  sent <- as.numeric(Sys.time())
-  p$interrupt()
-  p$wait(10000)
-  out <- p$read_all_output()
-  expect_match(out, "interrupted at")
-  returned <- as.numeric(sub(".*interrupted at ([0-9.]+).*", "\\1", out))
-  expect_lt(returned - sent, 0.5)
+  out <- interrupt_within(p, 0.5)
   expect_match(out, "after: TRUE")
   expect_match(out, "same pool: TRUE")
   expect_match(out, "tempdir: TRUE")
@@ -339,13 +346,7 @@ test_that("a job of 1e11 draws uses both processes and stops within half a secon
   Sys.sleep(1.5)
   cpu1 <- sum(ps::ps_cpu_times(worker)[c("user", "system")])
   expect_gt(cpu1 - cpu0, 0.1) # the worker computes (R does its share too)
-  sent <- as.numeric(Sys.time())
-  p$interrupt()
-  p$wait(10000)
-  out <- p$read_all_output()
-  expect_match(out, "interrupted at")
-  returned <- as.numeric(sub(".*interrupted at ([0-9.]+).*", "\\1", out))
-  expect_lt(returned - sent, 0.5)
+  out <- interrupt_within(p, 0.5)
   expect_match(out, "pool: running")
 })
 
