@@ -116,9 +116,7 @@ static double scalar_real(SEXP x, const char *what) {
   return REAL(x)[0];
 }
 
-static uint64_t seed_bits(SEXP seed) {
-  return (uint64_t)(int64_t)scalar_real(seed, "seed");
-}
+static uint64_t seed_bits(SEXP seed) { return (uint64_t)(int64_t)scalar_real(seed, "seed"); }
 
 /* Lists for R are named, and R reads them by name. */
 #define NAMED_LIST(...) Rf_mkNamed(VECSXP, (const char *[]){__VA_ARGS__, ""})
@@ -198,7 +196,8 @@ SEXP bs_means_job(SEXP values, SEXP weights, SEXP n_means, SEXP sample_size, SEX
       job_free(job);
       R_ClearExternalPtr(xp);
       Rf_error("group %lld: %s", (long long)g + 1,
-               rc < 0 ? "cannot allocate memory for the alias tables" : alias_status_message(s));
+               rc < 0 ? "cannot allocate memory for the alias tables"
+                      : alias_status_message(s));
     }
     pg[g].k = k;
     pg[g].cells = at;
@@ -349,8 +348,8 @@ SEXP bs_job_start(SEXP xp, SEXP processes, SEXP from, SEXP to, SEXP hook, SEXP t
   pool_client *c = session_pool();
   if (p < 0 || (p > 0 && !pool_client_alive(c)) || p > c->n)
     Rf_error("bootscale internal error: no pool for %.0f worker processes", p);
-  const char *dir = (TYPEOF(tmpdir) == STRSXP && XLENGTH(tmpdir) == 1)
-                        ? CHAR(STRING_ELT(tmpdir, 0)) : NULL;
+  const char *dir =
+      (TYPEOF(tmpdir) == STRSXP && XLENGTH(tmpdir) == 1) ? CHAR(STRING_ELT(tmpdir, 0)) : NULL;
   int err = pool_run_map(&job->run, job->run_bytes, p > 0, dir);
   if (err) return failure(job->run.failure, err);
   job->mapped = 1;
@@ -366,7 +365,8 @@ SEXP bs_job_start(SEXP xp, SEXP processes, SEXP from, SEXP to, SEXP hook, SEXP t
     /* list(action = name, block = 0-based, seconds) */
     SEXP act = TYPEOF(hook) == VECSXP && XLENGTH(hook) == 3 ? VECTOR_ELT(hook, 0) : R_NilValue;
     const int a = TYPEOF(act) == STRSXP && XLENGTH(act) == 1
-                      ? pool_hook_parse(CHAR(STRING_ELT(act, 0))) : -1;
+                      ? pool_hook_parse(CHAR(STRING_ELT(act, 0)))
+                      : -1;
     if (a < 0) Rf_error("bootscale internal error: bad test hook");
     h->hook_action = (int32_t)a;
     h->hook_block = (int64_t)scalar_real(VECTOR_ELT(hook, 1), "block");
@@ -454,7 +454,8 @@ static void copy_out(bs_job *job, void *dst, int64_t first, int64_t len) {
 
 static bs_job *complete_job(SEXP xp) {
   bs_job *job = job_get(xp);
-  if (!job->mapped || !job->complete) Rf_error("bootscale internal error: the job is not complete");
+  if (!job->mapped || !job->complete)
+    Rf_error("bootscale internal error: the job is not complete");
   return job;
 }
 
@@ -603,7 +604,8 @@ SEXP bs_group_sums(SEXP v, SEXP id, SEXP n_groups) {
   long double *acc = (long double *)R_alloc((size_t)n + 1, sizeof(long double));
   unsigned char *na = (unsigned char *)R_alloc((size_t)n + 1, 1);
   SEXP out = PROTECT(Rf_allocVector(REALSXP, n));
-  if (summary_group_sums(REAL(v), INTEGER(id), XLENGTH(v), n, acc, na, NA_REAL, R_NaN, REAL(out)))
+  if (summary_group_sums(REAL(v), INTEGER(id), XLENGTH(v), n, acc, na, NA_REAL, R_NaN,
+                         REAL(out)))
     Rf_error("bootscale internal error: group id out of range");
   UNPROTECT(1);
   return out;
@@ -649,8 +651,9 @@ SEXP bs_blas_info(SEXP path) {
   const blas_vendor v = blas_detect(p);
   const int threads = blas_get_threads(), max = blas_max_threads();
   SEXP out = PROTECT(NAMED_LIST("vendor", "threads", "max_threads", "config", "corename"));
-  SET_VECTOR_ELT(out, 0, v == BLAS_UNKNOWN ? Rf_ScalarString(NA_STRING)
-                                           : Rf_mkString(blas_vendor_name(v)));
+  SET_VECTOR_ELT(out, 0,
+                 v == BLAS_UNKNOWN ? Rf_ScalarString(NA_STRING)
+                                   : Rf_mkString(blas_vendor_name(v)));
   SET_VECTOR_ELT(out, 1, Rf_ScalarInteger(threads < 0 ? NA_INTEGER : threads));
   SET_VECTOR_ELT(out, 2, Rf_ScalarInteger(max < 0 ? NA_INTEGER : max));
   SET_VECTOR_ELT(out, 3, string_or_na(blas_config()));

@@ -5,9 +5,9 @@
 
 #include "bootscale.h"
 
+/* clang-format off */
 #define CALLDEF(name, n) {#name, (DL_FUNC)&name, n}
 
-/* clang-format off */
 static const R_CallMethodDef call_methods[] = {
     /* jobs */
     CALLDEF(bs_means_job,            5),

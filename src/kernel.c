@@ -31,8 +31,7 @@ int kernel_pair_eligible(int64_t k, const double *w) {
   return 1;
 }
 
-void kernel_pair_fill(int64_t k, const double *w, const double *x,
-                      double *w2, double *x2) {
+void kernel_pair_fill(int64_t k, const double *w, const double *x, double *w2, double *x2) {
   double wmax = 0.0;
   for (int64_t i = 0; i < k; i++)
     if (w[i] > wmax) wmax = w[i];
@@ -89,8 +88,8 @@ static int64_t blocks_per_group(const kernel_means_job *job) {
 }
 
 /* Classic layout: block b is block j of group g, replicates [from, to). */
-static inline void classic_block(const kernel_means_job *job, int64_t b, int64_t *g, int64_t *j,
-                                 int64_t *from, int64_t *to) {
+static inline void classic_block(const kernel_means_job *job, int64_t b, int64_t *g,
+                                 int64_t *j, int64_t *from, int64_t *to) {
   const int64_t bpg = blocks_per_group(job);
   *g = b / bpg;
   *j = b % bpg;
@@ -184,7 +183,8 @@ void kernel_means_reduce(const kernel_means_job *job, int64_t from, int64_t to, 
 void kernel_means_block(const kernel_means_job *job, int64_t block) {
   const int64_t parts = kernel_means_parts(job->sample_size);
   if (parts == 1) { /* one part: the replicate's mean at once */
-    job->out[block] = (double)(long_part_sum(job, block) * (1.0L / (long double)job->sample_size));
+    job->out[block] =
+        (double)(long_part_sum(job, block) * (1.0L / (long double)job->sample_size));
     return;
   }
   if (parts > 1) {

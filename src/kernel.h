@@ -53,19 +53,19 @@ typedef struct {
 } kernel_cell;
 
 typedef struct {
-  int64_t k;                  /* categories */
-  const kernel_cell *cells;   /* k cells */
-  int64_t k2;                 /* k * k when pairs are used, else 0 */
-  const kernel_cell *cells2;  /* k2 cells over pair sums x_i + x_j */
+  int64_t k;                 /* categories */
+  const kernel_cell *cells;  /* k cells */
+  int64_t k2;                /* k * k when pairs are used, else 0 */
+  const kernel_cell *cells2; /* k2 cells over pair sums x_i + x_j */
 } kernel_group;
 
 typedef struct {
   int64_t n_groups;
   const kernel_group *groups;
-  int64_t n_means;            /* per group */
+  int64_t n_means; /* per group */
   int64_t sample_size;
   uint64_t seed;
-  double *out;                /* n_groups * n_means, group after group */
+  double *out; /* n_groups * n_means, group after group */
   /* Long layout with more than one part per replicate only: one sum per
    * block (kernel_means_n_blocks of them); the means are written by
    * kernel_means_reduce. */
@@ -76,7 +76,7 @@ typedef struct {
   const alias_table *table;
   int64_t size;
   uint64_t seed;
-  int32_t *out;               /* size 1-based category indices */
+  int32_t *out; /* size 1-based category indices */
 } kernel_draws_job;
 
 /* Cells from a built table and the categories' values. */
@@ -87,8 +87,7 @@ void kernel_cells_fill(const alias_table *t, const double *x, kernel_cell *cells
  * underflow. */
 int kernel_pair_eligible(int64_t k, const double *w);
 /* The k * k pair weights (w_i / wmax) * (w_j / wmax) and pair sums. */
-void kernel_pair_fill(int64_t k, const double *w, const double *x,
-                      double *w2, double *x2);
+void kernel_pair_fill(int64_t k, const double *w, const double *x, double *w2, double *x2);
 
 /* Parts per replicate: 0 for the classic layout (blocks of 1024
  * replicates), else >= 1 (one replicate per unit, cut into that many

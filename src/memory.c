@@ -155,7 +155,8 @@ double memory_physical(void) {
 
 double memory_as_limit(void) {
   struct rlimit rl;
-  if (getrlimit(RLIMIT_AS, &rl) == 0 && rl.rlim_cur != RLIM_INFINITY) return (double)rl.rlim_cur;
+  if (getrlimit(RLIMIT_AS, &rl) == 0 && rl.rlim_cur != RLIM_INFINITY)
+    return (double)rl.rlim_cur;
   return -1;
 }
 

@@ -199,8 +199,10 @@ int summary_group_sums(const double *x, const int *id, int64_t len, int64_t n_gr
     if (id[i] < 1 || id[i] > n_groups) return -1;
     const int64_t j = id[i] - 1;
     if (isnan(x[i])) {
-      if (summary_is_na(x[i])) na[j] = 2;
-      else if (!na[j]) na[j] = 1;
+      if (summary_is_na(x[i]))
+        na[j] = 2;
+      else if (!na[j])
+        na[j] = 1;
     } else {
       acc[j] += x[i];
     }

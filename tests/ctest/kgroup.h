@@ -12,7 +12,7 @@
 #include "../../src/kernel.h"
 
 typedef struct {
-  kernel_group grp;   /* what the kernel sees */
+  kernel_group grp; /* what the kernel sees */
   int64_t k;
   const double *x;    /* the caller's values (not copied) */
   alias_table t1, t2; /* single and pair tables (t2.k == 0 without pairs) */

@@ -112,7 +112,8 @@ static CTEST(test_fuzz_regressions) {
     int st = 0;
     while (pid > 0 && waitpid(pid, &st, 0) == -1 && errno == EINTR) {
     }
-    CHECK(pid > 0 && WIFEXITED(st) && WEXITSTATUS(st) == 0, "%s fails (wait status %d)", path, st);
+    CHECK(pid > 0 && WIFEXITED(st) && WEXITSTATUS(st) == 0, "%s fails (wait status %d)", path,
+          st);
     n++;
   }
   closedir(d);
@@ -159,7 +160,8 @@ CTEST(test_summary_group_sums);
 CTEST(test_group_build_refusals);
 CTEST(test_memory_queries);
 
-#define T(name) {#name, name}
+#define T(name) \
+  { #name, name }
 static const struct {
   const char *name;
   void (*fn)(void);
@@ -230,7 +232,8 @@ int main(int argc, char **argv) {
       printf(" ok (%.2f s)\n", ctest_now() - t);
     } else {
       failed++;
-      printf("  FAILED %s (%d checks, %.2f s)\n", tests[i].name, ctest_failures, ctest_now() - t);
+      printf("  FAILED %s (%d checks, %.2f s)\n", tests[i].name, ctest_failures,
+             ctest_now() - t);
     }
   }
   printf("ctest: %.1f s\n", ctest_now() - t0);

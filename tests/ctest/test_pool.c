@@ -174,9 +174,9 @@ static int same_as_serial(const prun *p, const pjob *m, const double *serial) {
 }
 
 /* Nothing left behind: no child, no descriptor more than `fds`. */
-#define CHECK_CLEAN(fds)                                                             \
-  do {                                                                               \
-    CHECK(no_children(), "children left");                                           \
+#define CHECK_CLEAN(fds)                                                               \
+  do {                                                                                 \
+    CHECK(no_children(), "children left");                                             \
     CHECK(open_fds() == (fds), "descriptors: %d before, %d after", (fds), open_fds()); \
   } while (0)
 

@@ -25,7 +25,8 @@ CTEST(test_summary_group_sums) {
   unsigned char na[5];
   double out[5];
   const double na_value = -111.0, nan_value = -222.0;
-  CHECK(summary_group_sums(x, id, 10, 5, acc, na, na_value, nan_value, out) == 0, "sums refused");
+  CHECK(summary_group_sums(x, id, 10, 5, acc, na, na_value, nan_value, out) == 0,
+        "sums refused");
   CHECK(out[0] == 3.0 && out[1] == 0.25, "plain sums: %g %g", out[0], out[1]);
   CHECK(out[2] == nan_value, "NaN group: %g", out[2]);
   CHECK(out[3] == na_value, "NA wins over NaN: %g", out[3]);
@@ -33,12 +34,13 @@ CTEST(test_summary_group_sums) {
   CHECK(out[4] == 3.0, "long double sum: %g", out[4]);
   const int bad[] = {1, 6};
   out[0] = 7.0;
-  CHECK(summary_group_sums(x, bad, 2, 5, acc, na, na_value, nan_value, out) == -1 && out[0] == 7.0,
+  CHECK(summary_group_sums(x, bad, 2, 5, acc, na, na_value, nan_value, out) == -1 &&
+            out[0] == 7.0,
         "an id out of range is refused before any output");
   /* An empty group sums to 0, as sum(numeric(0)) does. */
   const int one[] = {2};
-  CHECK(summary_group_sums(x, one, 1, 2, acc, na, na_value, nan_value, out) == 0 && out[0] == 0.0 &&
-            out[1] == 1.0,
+  CHECK(summary_group_sums(x, one, 1, 2, acc, na, na_value, nan_value, out) == 0 &&
+            out[0] == 0.0 && out[1] == 1.0,
         "empty group: %g, %g", out[0], out[1]);
 }
 
