@@ -132,7 +132,7 @@ exact_lattice <- function(x, w, lattice, arg, where = NULL, rows = seq_along(x),
     off <- which(xs != round(xs))
     h <- 1
     pos <- xs - a
-    why <- "not a whole number"
+    why <- "not a whole number" # nolint: object_usage_linter. Read by the message's glue.
   } else {
     h <- lattice
     pos <- round((xs - a) / h)
@@ -143,7 +143,7 @@ exact_lattice <- function(x, w, lattice, arg, where = NULL, rows = seq_along(x),
   if (length(off)) {
     found <- "{label} {rows[keep][off[1]]}{where} is {format(xs[off[1]], digits = 17)}, {why}."
     abort_bs(c(
-      "{.code method = \"exact\"} needs {.arg {arg}} on a lattice: whole numbers, or {.code a + h * k} with {.code lattice = h}.", # nolint: line_length_linter. One message, one line.
+      "{.code method = \"exact\"} needs {.arg {arg}} on a lattice: whole numbers, or {.code a + h * k} with {.code lattice = h}.", # nolint: line_length_linter.
       "x" = found, "i" = "Give {.arg lattice}, or use {.code method = \"resample\"}."
     ), "not_lattice", call = call)
   }
@@ -177,11 +177,11 @@ exact_check_support <- function(lats, sample_size, where = function(j) NULL,
   points <- vapply(lats, function(l) sample_size * (l$k - 1) + 1, numeric(1))
   big <- which(points > exact_max_support)
   if (length(big)) {
-    l <- lats[[big[1]]]
-    group <- where(big[1])
+    l <- lats[[big[1]]] # nolint: object_usage_linter. Read by the message's glue.
+    group <- where(big[1]) # nolint: object_usage_linter. Read by the message's glue.
     abort_bs(
-      c("The exact distribution must have at most {format(exact_max_support, big.mark = ',', scientific = FALSE)} points ({.arg sample_size} * range / lattice step + 1).",
-        "x" = "{if (is.null(group)) 'It' else paste0('The group', group)} would have {format(points[big[1]], big.mark = ',', scientific = FALSE)} points: values from {format(l$origin)} to {format(l$origin + l$h * (l$k - 1))} on a lattice of step {format(l$h)}, {.arg sample_size} = {format(sample_size, big.mark = ',', scientific = FALSE)}.",
+      c("The exact distribution must have at most {format(exact_max_support, big.mark = ',', scientific = FALSE)} points ({.arg sample_size} * range / lattice step + 1).", # nolint: line_length_linter.
+        "x" = "{if (is.null(group)) 'It' else paste0('The group', group)} would have {format(points[big[1]], big.mark = ',', scientific = FALSE)} points: values from {format(l$origin)} to {format(l$origin + l$h * (l$k - 1))} on a lattice of step {format(l$h)}, {.arg sample_size} = {format(sample_size, big.mark = ',', scientific = FALSE)}.", # nolint: line_length_linter.
         "i" = "Use {.code method = \"resample\"}."),
       "too_large", call = call
     )
@@ -279,7 +279,9 @@ exact_mean_groups <- function(keys, values, weights, rows, n_means, sample_size,
 #'   points on the exact probabilities (vertical lines). Only the points
 #'   holding all but 1e-6 of the probability at each end are drawn.
 #' @exportS3Method ggplot2::autoplot
+# nolint start: object_name_linter, object_length_linter. An S3 method: generic.class.
 autoplot.bootscale_exact_distribution <- function(object, means = NULL, ...) {
+# nolint end
   rlang::check_installed("ggplot2", "to plot bootscale results.")
   n <- nrow(object)
   lo <- findInterval(1e-6, object$cumulative, left.open = TRUE) + 1

@@ -70,7 +70,7 @@ pool_ensure <- function(workers) {
   t0 <- Sys.time()
   err <- .Call(C_bs_pool_start, exe, as.double(grow), as.double(pool_idle_seconds()))
   if (!is.null(err)) {
-    msg <- err$message
+    msg <- err$message # nolint: object_usage_linter. Read by the message's glue.
     once_message("start", c("The worker pool could not start, so bootscale runs serially.",
                             "x" = "{msg}."))
     return(FALSE)
@@ -266,7 +266,7 @@ default_workers <- function() {
       w == trunc(w) && w >= 1 && w <= max_workers
     if (!ok) {
       abort_bs(
-        c("Option {.code bootscale.workers} must be NULL or a single whole number between 1 and {max_workers}.",
+        c("Option {.code bootscale.workers} must be NULL or a single whole number between 1 and {max_workers}.", # nolint: line_length_linter.
           "x" = "It is {describe(w)}."),
         "bad_workers"
       )
@@ -403,9 +403,7 @@ run_job <- function(job, workers, n_draws, call = rlang::caller_env(),
 # not released (more ranges may follow); its finalizer releases it.
 run_blocks <- function(job, workers, from, to, call = rlang::caller_env()) {
   n <- job_n_blocks(job)
-  ok <- is.numeric(from) && is.numeric(to) && length(from) == 1 && length(to) == 1 &&
-    !is.na(from) && !is.na(to) && from == trunc(from) && to == trunc(to) &&
-    from >= 0 && from <= to && to <= n
+  ok <- is_whole_number(from) && is_whole_number(to) && from >= 0 && from <= to && to <= n
   if (!ok) {
     abort_bs(c("{.arg from} and {.arg to} must be whole numbers with 0 <= from <= to <= {n}.",
                "x" = "They are {describe(from)} and {describe(to)}."), "bad_range", call = call)
@@ -506,4 +504,3 @@ partial_bytes <- function(n, sample_size) {
   parts <- ceiling(sample_size / 4194304)
   n * parts * (if (parts > 1) 17 else 1)
 }
-

@@ -187,8 +187,8 @@ no_fit <- function() tibble::tibble(p = NA_real_, ceiling = NA_real_, rmse = NA_
 
 check_worker_counts <- function(workers, call = rlang::caller_env()) {
   ok <- is.numeric(workers) && !is.factor(workers) && length(workers) >= 1 &&
-    !anyNA(workers) && all(is.finite(workers)) && all(workers == trunc(workers)) &&
-    all(workers >= 1) && all(workers <= 1e6)
+    !anyNA(workers) && all(is.finite(workers) & workers == trunc(workers) & workers >= 1 &
+                             workers <= 1e6)
   if (!ok) {
     abort_bs(
       c("{.arg workers} must be whole numbers, each at least 1.",
@@ -370,7 +370,7 @@ print.bootscale_scaling <- function(x, ...) {
   over <- if (is.numeric(cores)) x$workers[x$workers > cores] else integer()
   if (length(over)) {
     cat(cli::format_inline(
-      "Above the {cores} available core{?s}: the times of {over} workers include competing for the CPU."
+      "Above the {cores} available core{?s}: the times of {over} workers include competing for the CPU." # nolint: line_length_linter.
     ), "\n", sep = "")
   }
   invisible(x)

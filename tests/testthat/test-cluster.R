@@ -242,7 +242,8 @@ test_that("a checkpoint of other inputs is never used", {
 
 test_that("bad backends are classed errors", {
   expect_snapshot(error = TRUE, bootstrap_means(1:3, backend = "slurm"))
-  expect_error(bootstrap_mean(data.frame(x = 1:3), x, backend = 2), class = "bootscale_error_bad_backend")
+  expect_error(bootstrap_mean(data.frame(x = 1:3), x, backend = 2),
+               class = "bootscale_error_bad_backend")
   expect_error(wsample(1:3, 5, backend = NULL), class = "bootscale_error_bad_backend")
   expect_error(future_backend(chunks = 0), class = "bootscale_error_bad_count")
   expect_error(future_backend(retries = -1), class = "bootscale_error_bad_count")

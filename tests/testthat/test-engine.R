@@ -33,7 +33,7 @@ test_that("alias tables reproduce the normalized weights", {
     c(1e6, rep(1, 99)),
     c(1e300, 1, 1),
     rep(1e308, 10),          # the sum overflows a double
-    5,                        # K = 1
+    5,                        # one category
     rexp(1e5)
   )
   for (w in cases) {

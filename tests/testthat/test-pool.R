@@ -39,10 +39,11 @@ test_that("results are identical for 1, 2, 3 and 7 workers", {
                                           seed = 8)), same(ref))
   }
   d <- data.frame(g = rep(1:5, each = 20), v = rnorm(100), w = runif(100))
-  ref <- bootstrap_mean(d, v, w, .by = g, n_means = 3001, workers = 1, seed = 2, keep_samples = TRUE)
+  ref <- bootstrap_mean(d, v, w, .by = g, n_means = 3001, workers = 1, seed = 2,
+                        keep_samples = TRUE)
   for (k in c(2, 3, 7)) {
-    expect_identical(same(quietly(bootstrap_mean(d, v, w, .by = g, n_means = 3001, workers = k, seed = 2,
-                                         keep_samples = TRUE))), same(ref))
+    expect_identical(same(quietly(bootstrap_mean(d, v, w, .by = g, n_means = 3001, workers = k,
+                                                 seed = 2, keep_samples = TRUE))), same(ref))
   }
   # without samples the summary reads the workers' shared mapping directly
   # (selection in place); with samples it counts in the final vectors: the
@@ -52,16 +53,19 @@ test_that("results are identical for 1, 2, 3 and 7 workers", {
   cols <- c("g", "estimate", "std.error", "conf.low", "conf.high", "n_means")
   expect_identical(keep[cols], ref[cols])
   for (k in c(2, 3, 7)) {
-    expect_identical(same(quietly(bootstrap_mean(d, v, w, .by = g, n_means = 3001, workers = k, seed = 2))),
+    expect_identical(same(quietly(bootstrap_mean(d, v, w, .by = g, n_means = 3001, workers = k,
+                                                 seed = 2))),
                      same(ref))
   }
   ref <- wsample(1:50, 200001, prob = 1:50, workers = 1, seed = 4)
   for (k in c(2, 3, 7)) {
-    expect_identical(same(quietly(wsample(1:50, 200001, prob = 1:50, workers = k, seed = 4))), same(ref))
+    expect_identical(same(quietly(wsample(1:50, 200001, prob = 1:50, workers = k, seed = 4))),
+                     same(ref))
   }
   ref <- filesize_pipeline(n_means = 1500, workers = 1, seed = 5)
   for (k in c(2, 3, 7)) {
-    expect_identical(same(quietly(filesize_pipeline(n_means = 1500, workers = k, seed = 5))), same(ref))
+    expect_identical(same(quietly(filesize_pipeline(n_means = 1500, workers = k, seed = 5))),
+                     same(ref))
   }
 })
 
@@ -396,10 +400,13 @@ test_that("run_blocks() slices concatenate to the whole result", {
     })
     list(n = n, joined = unlist(parts), whole = c(bootscale:::run_blocks(job, 1L, 0, n)))
   }
-  means <- function() .Call(bootscale:::C_bs_means_job, list(c(1, 2, 3), c(5, 9)),
-                            list(c(1, 1, 2), c(1, 3)), 5000, 17, 3)
-  long <- function() .Call(bootscale:::C_bs_means_job, list(c(0, 1, 2)), list(c(1, 1, 1)),
-                           5, 1e7, 3)
+  means <- function() {
+    .Call(bootscale:::C_bs_means_job, list(c(1, 2, 3), c(5, 9)), list(c(1, 1, 2), c(1, 3)),
+          5000, 17, 3)
+  }
+  long <- function() {
+    .Call(bootscale:::C_bs_means_job, list(c(0, 1, 2)), list(c(1, 1, 1)), 5, 1e7, 3)
+  }
   draws <- function() .Call(bootscale:::C_bs_draws_job, c(1, 2, 3), 500000, 3)
   for (w in c(1L, 2L)) {
     r <- slices(means, c(1, 4, 5, 9), w)
@@ -559,7 +566,8 @@ test_that("long runs show a progress bar fed by the workers' counter, ending at 
 
 test_that("long serial runs show a progress bar too", {
   withr::local_options(list(cli.progress_show_after = 0, cli.progress_handlers_only = "logger"))
-  out <- utils::capture.output(x <- bootstrap_means(1:10, n_means = 1e6, sample_size = 100, workers = 1, seed = 1))
+  out <- utils::capture.output(x <- bootstrap_means(1:10, n_means = 1e6, sample_size = 100,
+                                                    workers = 1, seed = 1))
   n_blocks <- ceiling(1e6 / 1024)
   expect_match(out[1], sprintf("0/%d created", n_blocks))
   expect_match(out[length(out)], sprintf("%d/%d terminated", n_blocks, n_blocks))
