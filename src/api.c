@@ -121,21 +121,13 @@ static uint64_t seed_bits(SEXP seed) { return (uint64_t)(int64_t)scalar_real(see
 /* Lists for R are named, and R reads them by name. */
 #define NAMED_LIST(...) Rf_mkNamed(VECSXP, (const char *[]){__VA_ARGS__, ""})
 
-static size_t round64(size_t n) { return (n + 63) / 64 * 64; }
-static size_t round_page(size_t n) { return (n + 4095) / 4096 * 4096; }
-
 /* Where the run's marks, output and partial sums go, after the arena. */
 static void job_layout(bs_job *job, int64_t parts) {
-  const size_t marks = round64(job->arena_bytes);
-  job->off_out = round_page(marks + (size_t)job->n_blocks);
-  job->off_partials = round_page(job->off_out + (size_t)job->out_length * job->elt);
-  const size_t partials = parts > 1 ? (size_t)job->n_blocks * sizeof(long double) : 0;
-  job->run_bytes = job->off_partials + partials;
   pool_job_head *h = (pool_job_head *)job->arena;
-  h->marks = marks;
-  h->out = job->off_out;
-  h->partials = job->off_partials;
-  h->n_blocks = job->n_blocks;
+  job->run_bytes = pool_job_layout(h, job->arena_bytes, job->n_blocks,
+                                   (size_t)job->out_length * job->elt, parts > 1);
+  job->off_out = h->out;
+  job->off_partials = h->partials;
 }
 
 SEXP bs_means_job(SEXP values, SEXP weights, SEXP n_means, SEXP sample_size, SEXP seed) {
@@ -161,14 +153,14 @@ SEXP bs_means_job(SEXP values, SEXP weights, SEXP n_means, SEXP sample_size, SEX
   /* The arena: head, group records, then each group's cells. */
   size_t bytes = pool_head_bytes();
   const size_t off_groups = bytes;
-  bytes = round64(bytes + (size_t)n_groups * sizeof(pool_job_group));
+  bytes = pool_round64(bytes + (size_t)n_groups * sizeof(pool_job_group));
   int64_t paired = 0;
   for (int64_t g = 0; g < n_groups; g++) {
     SEXP w = VECTOR_ELT(weights, g);
     const int64_t k = XLENGTH(w);
     const int pr = kernel_pair_eligible(k, REAL(w));
     paired += pr;
-    bytes = round64(bytes + (size_t)group_n_cells(k, pr) * sizeof(kernel_cell));
+    bytes = pool_round64(bytes + (size_t)group_n_cells(k, pr) * sizeof(kernel_cell));
   }
   bs_job *job;
   SEXP xp = PROTECT(job_new(&job));
@@ -185,7 +177,7 @@ SEXP bs_means_job(SEXP values, SEXP weights, SEXP n_means, SEXP sample_size, SEX
   char *base = (char *)job->arena;
   pool_job_head *h = (pool_job_head *)base;
   pool_job_group *pg = (pool_job_group *)(base + off_groups);
-  size_t at = round64(off_groups + (size_t)n_groups * sizeof(pool_job_group));
+  size_t at = pool_round64(off_groups + (size_t)n_groups * sizeof(pool_job_group));
   for (int64_t g = 0; g < n_groups; g++) {
     SEXP x = VECTOR_ELT(values, g), w = VECTOR_ELT(weights, g);
     const int64_t k = XLENGTH(x);
@@ -203,7 +195,7 @@ SEXP bs_means_job(SEXP values, SEXP weights, SEXP n_means, SEXP sample_size, SEX
     pg[g].cells = at;
     pg[g].k2 = pr ? k * k : 0;
     pg[g].cells2 = pr ? at + (size_t)k * sizeof(kernel_cell) : 0;
-    at = round64(at + (size_t)group_n_cells(k, pr) * sizeof(kernel_cell));
+    at = pool_round64(at + (size_t)group_n_cells(k, pr) * sizeof(kernel_cell));
   }
   h->magic = POOL_JOB_MAGIC;
   h->kind = POOL_JOB_MEANS;
@@ -241,7 +233,7 @@ SEXP bs_draws_job(SEXP prob, SEXP size, SEXP seed) {
   SEXP xp = PROTECT(job_new(&job));
   job->kind = JOB_DRAWS;
   const size_t off_table = pool_head_bytes();
-  const size_t bytes = round64(off_table + alias_table_bytes(k));
+  const size_t bytes = pool_round64(off_table + alias_table_bytes(k));
   job->arena = calloc(1, bytes);
   int32_t *work = (int32_t *)malloc((size_t)k * sizeof(int32_t));
   if (!job->arena || !work) {

@@ -105,6 +105,14 @@ typedef struct {
 
 /* Bytes of the head, rounded to a cache line. */
 size_t pool_head_bytes(void);
+/* n rounded up to a cache line (64 bytes): where the arena's parts start. */
+size_t pool_round64(size_t n);
+/* A run's mapping after the job's arena of arena_bytes: one done mark a
+ * block, then (page-aligned) the output of out_bytes, then (page-aligned,
+ * when partial_sums) one long double a block. Writes the offsets and
+ * n_blocks into h; returns the mapping's bytes. */
+size_t pool_job_layout(pool_job_head *h, size_t arena_bytes, int64_t n_blocks,
+                       size_t out_bytes, int partial_sums);
 
 /* The kernel jobs a process runs from a mapped job. groups_mem holds
  * n_groups kernel_group (means only). Returns 0 or EINVAL for a bad head. */

@@ -95,26 +95,23 @@ typedef struct {
   size_t off_out;
 } prun;
 
-static size_t up64(size_t n) { return (n + 63) / 64 * 64; }
-static size_t up_page(size_t n) { return (n + 4095) / 4096 * 4096; }
-
 static int prun_make(prun *p, const pjob *m, int shared, int hook, int64_t hook_block,
                      double hook_seconds) {
   memset(p, 0, sizeof(*p));
   const int64_t nb = kernel_means_n_blocks(&m->job);
   const size_t off_groups = pool_head_bytes();
-  size_t at = up64(off_groups + 2 * sizeof(pool_job_group));
+  size_t at = pool_round64(off_groups + 2 * sizeof(pool_job_group));
   size_t cells[2], cells2[2];
   for (int g = 0; g < 2; g++) {
     cells[g] = at;
-    at = up64(at + (size_t)m->grp[g].k * sizeof(kernel_cell));
+    at = pool_round64(at + (size_t)m->grp[g].k * sizeof(kernel_cell));
     cells2[g] = at;
-    at = up64(at + (size_t)m->grp[g].k2 * sizeof(kernel_cell));
+    at = pool_round64(at + (size_t)m->grp[g].k2 * sizeof(kernel_cell));
   }
-  const size_t marks = at;
-  const size_t out = up_page(marks + (size_t)nb);
-  const size_t partials = up_page(out + (size_t)(2 * m->job.n_means) * sizeof(double));
-  const size_t bytes = partials + (size_t)nb * sizeof(long double);
+  /* the mapping's layout as the package makes it (src/pool.c) */
+  pool_job_head layout;
+  const size_t bytes =
+      pool_job_layout(&layout, at, nb, (size_t)(2 * m->job.n_means) * sizeof(double), 1);
   if (pool_run_map(&p->run, bytes, shared, "/tmp") != 0) return 0;
   char *base = (char *)p->run.map;
   pool_job_head *h = p->run.head;
@@ -138,15 +135,15 @@ static int prun_make(prun *p, const pjob *m, int shared, int hook, int64_t hook_
   h->n_means = m->job.n_means;
   h->sample_size = m->job.sample_size;
   h->seed = m->job.seed;
-  h->n_blocks = nb;
   h->first = 0;
   h->end = nb;
   h->next = 0;
   h->groups = off_groups;
-  h->marks = marks;
-  h->out = out;
-  h->partials = partials;
-  p->off_out = out;
+  h->n_blocks = layout.n_blocks;
+  h->marks = layout.marks;
+  h->out = layout.out;
+  h->partials = layout.partials;
+  p->off_out = layout.out;
   p->run.self_work = hook == POOL_HOOK_NONE;
   return pool_job_bind(base, p->groups, &p->means, &p->table, &p->draws) == 0;
 }
