@@ -74,7 +74,7 @@ apply_fn <- function(fn, v, g, nm, call) {
   )
   n_values <- lengths(out)
   if (any(n_values != 1)) {
-    bad <- which(n_values != 1)[1]
+    bad <- which(n_values != 1)[1] # nolint: object_usage_linter. Read by the message's glue.
     abort_bs(
       c("{.arg fn} must return one value per group.",
         "x" = "On column {.field {nm}} it returned {n_values[bad]} for group {bad}."),
@@ -134,7 +134,8 @@ group_ids <- function(keys) {
     ord <- do.call(order, c(unname(keys), list(na.last = TRUE, method = "radix")))
     sorted <- lapply(keys, `[`, ord)
     new_group <- c(TRUE, Reduce(`|`, lapply(sorted, function(s) {
-      a <- s[-1]; b <- s[-length(s)]
+      a <- s[-1]
+      b <- s[-length(s)]
       (is.na(a) != is.na(b)) | (!is.na(a) & !is.na(b) & a != b)
     })))
     id <- integer(n_rows)

@@ -33,19 +33,20 @@ blas_state <- function() {
   c_info <- .Call(C_bs_blas_info, path)
   # Internal test hook: behave as if no thread control were found.
   if (isTRUE(getOption("bootscale.test_blas_uncontrollable"))) {
-    c_info <- list(NA_character_, NA_integer_, NA_integer_, NA_character_, NA_character_)
+    c_info <- list(vendor = NA_character_, threads = NA_integer_, max_threads = NA_integer_,
+                   config = NA_character_, corename = NA_character_)
   }
-  vendor <- c_info[[1]]
+  vendor <- c_info$vendor
   controllable <- !is.na(vendor)
   if (!controllable) vendor <- blas_vendor_from_path(path)
   list(
     path = path,
     vendor = vendor,
     controllable = controllable,
-    threads = c_info[[2]],
-    max_threads = c_info[[3]],
-    config = c_info[[4]],
-    corename = c_info[[5]]
+    threads = c_info$threads,
+    max_threads = c_info$max_threads,
+    config = c_info$config,
+    corename = c_info$corename
   )
 }
 

@@ -42,15 +42,17 @@
 #'   per value, at least one positive; `NULL` for equal weights.
 #' @param n_means Number of bootstrap replicates, a whole number >= 1.
 #' @param sample_size Values drawn per replicate, a whole number from 1 to
-#'   4.5e15 (the engine's limit; the chapter uses 100).
+#'   `r format(bootscale:::bs_const("max_sample_size"))` (the engine's
+#'   limit; the chapter uses 100).
 #' @param workers Number of processes, this R session included, between 1
-#'   and 256; they come from the persistent worker pool (see
-#'   [pool_start()]). Defaults to `getOption("bootscale.workers")`, else
-#'   [default_workers()]. A job runs in this process alone whatever
-#'   `workers` says when the pool is not predicted to save at least 10 %:
-#'   the cost of a draw and of a call on the pool are measured in the
-#'   session (see [pool_status()]), so jobs of about a millisecond of work
-#'   or more go parallel on a running pool and tiny jobs stay serial. Where
+#'   and `r bootscale:::bs_const("max_workers")`; they come from the
+#'   persistent worker pool (see [pool_start()]). Defaults to
+#'   `getOption("bootscale.workers")`, else [default_workers()]. A job runs
+#'   in this process alone whatever `workers` says when the pool is not
+#'   predicted to save at least 10 %: the cost of a draw and of a call on
+#'   the pool are measured in the session (see [pool_status()]), so jobs of
+#'   several calls' cost of work go parallel on a running pool and tiny
+#'   jobs stay serial. Where
 #'   fork is missing or unsafe the work runs serially with a one-time
 #'   message.
 #' @param seed `NULL` (draw one from R's RNG) or a whole number with
@@ -100,7 +102,7 @@ bootstrap_means <- function(x, weights = NULL, n_means = 1000, sample_size = 100
   x <- check_values(x)
   weights <- check_weights(weights, length(x))
   n_means <- check_count(n_means)
-  sample_size <- check_count(sample_size, max = 4.5e15)  # the C engine's limit
+  sample_size <- check_count(sample_size, max = bs_const("max_sample_size"))
   method <- check_method(method)
   lattice <- check_lattice(lattice, method)
   workers <- check_workers(workers)
@@ -110,21 +112,9 @@ bootstrap_means <- function(x, weights = NULL, n_means = 1000, sample_size = 100
   }
   check_result_size(n_means, 8, "The bootstrap means", extra = partial_bytes(n_means, sample_size))
   seed <- check_seed(seed)
-  res <- means_engine(list(x), list(weights), n_means, sample_size, workers, seed,
-                      backend = backend)
-  structure(res, seed = seed, rng = rng_name, method = "resample")
-}
-
-rng_name <- "xoshiro256++ keyed by SplitMix64"
-
-means_engine <- function(values, weights, n_means, sample_size, workers, seed,
-                         call = rlang::caller_env(), finish = NULL, backend = NULL) {
-  if (!is.null(backend)) {
-    return(future_means(values, weights, n_means, sample_size, seed, backend, call, finish))
-  }
-  job <- .Call(C_bs_means_job, values, weights, n_means, sample_size, seed)
-  run_job(job, workers, n_draws = length(values) * n_means * sample_size, call = call,
-          finish = finish %||% job_result)
+  res <- run_means(list(x), list(weights), n_means, sample_size, workers, seed,
+                   backend = backend)
+  structure(res, seed = seed, rng = bs_const("rng"), method = "resample")
 }
 
 #' Bootstrap the weighted mean of a column, by group
@@ -220,7 +210,7 @@ bootstrap_mean <- function(.data, value, weight = NULL, .by = NULL, n_means = 10
   }
   by <- resolve_by(.data, rlang::enquo(.by))
   n_means <- check_count(n_means)
-  sample_size <- check_count(sample_size, max = 4.5e15)  # the C engine's limit
+  sample_size <- check_count(sample_size, max = bs_const("max_sample_size"))
   conf_level <- check_conf_level(conf_level)
   keep_samples <- check_flag(keep_samples)
   method <- check_method(method)
@@ -269,25 +259,10 @@ bootstrap_mean <- function(.data, value, weight = NULL, .by = NULL, n_means = 10
   check_result_size(n_groups * n_means, 8, "The bootstrap means",
                     extra = partial_bytes(n_groups * n_means, sample_size))
   seed <- check_seed(seed)
-  # mean, sd and the percentile interval per group, in C, read where the
-  # means are (the run's mapping, shared with the workers: no copy), the
-  # quantiles by selection rather than sorting; the samples are copied once,
-  # group by group, into their final vectors, and the mapping's pages are
-  # given back as it goes.
-  summarise <- function(job) {
-    if (is.double(job)) { # the future backend hands over the means themselves
-      stats <- .Call(C_bs_summarise_means, job, as.double(n_groups), c(alpha, 1 - alpha))
-      samples <- if (keep_samples) {
-        lapply(seq_len(n_groups), function(j) job[seq_len(n_means) + (j - 1) * n_means])
-      }
-      return(list(stats = stats, samples = samples))
-    }
-    res <- .Call(C_bs_job_finish_means, job, as.double(n_groups), c(alpha, 1 - alpha),
-                 keep_samples)
-    list(stats = res[[1]], samples = res[[2]])
-  }
-  done <- means_engine(unname(values), unname(weights), n_means, sample_size, workers, seed,
-                       finish = summarise, backend = backend)
+  # mean, sd and the percentile interval per group, in C (see finish_means())
+  done <- run_means(unname(values), unname(weights), n_means, sample_size, workers, seed,
+                    finish = "summary", probs = c(alpha, 1 - alpha),
+                    keep_samples = keep_samples, backend = backend)
   stats <- done$stats
   res <- done$samples
   stats[2, is.nan(stats[2, ])] <- NA_real_ # one replicate has no spread
@@ -304,7 +279,7 @@ bootstrap_mean <- function(.data, value, weight = NULL, .by = NULL, n_means = 10
   }
   out <- tibble::new_tibble(out, nrow = n_groups, class = "bootscale_bootstrap")
   attr(out, "seed") <- seed
-  attr(out, "rng") <- rng_name
+  attr(out, "rng") <- bs_const("rng")
   attr(out, "method") <- "resample"
   attr(out, "processes") <- attr(done, "processes")
   with_backend_attrs(out, done)

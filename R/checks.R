@@ -18,18 +18,25 @@ describe <- function(x) {
   if (is.null(x)) return("NULL")
   if (is.data.frame(x)) return("a data frame")
   if (is.factor(x)) return("a factor")
-  if (is_classed(x)) {
-    # Name the class: a Date is a double vector underneath, which says
-    # nothing to the user.
-    cls <- class(x)[1]
-    if (length(x) != 1) return(sprintf("a <%s> vector of length %d", cls, length(x)))
-    shown <- tryCatch(format(x), error = function(e) "")
-    return(if (length(shown) == 1 && nzchar(shown)) sprintf("a <%s>, %s", cls, shown) else sprintf("a <%s>", cls))
-  }
+  if (is_classed(x)) return(describe_classed(x))
   if (is.list(x)) return("a list")
   if (is.matrix(x)) return(sprintf("a %d x %d %s matrix", nrow(x), ncol(x), typeof(x)))
   if (is.function(x)) return("a function")
   if (!is.atomic(x)) return(sprintf("an object of type %s", typeof(x)))
+  describe_atomic(x)
+}
+
+# Name the class: a Date is a double vector underneath, which says nothing
+# to the user.
+describe_classed <- function(x) {
+  cls <- class(x)[1]
+  if (length(x) != 1) return(sprintf("a <%s> vector of length %d", cls, length(x)))
+  shown <- tryCatch(format(x), error = function(e) "")
+  if (length(shown) != 1 || !nzchar(shown)) return(sprintf("a <%s>", cls))
+  sprintf("a <%s>, %s", cls, shown)
+}
+
+describe_atomic <- function(x) {
   if (length(x) != 1) {
     return(sprintf("%s %s vector of length %d", if (is.integer(x)) "an" else "a", typeof(x),
                    length(x)))
@@ -67,7 +74,7 @@ check_count <- function(x, arg = rlang::caller_arg(x), min = 1, max = Inf,
                         call = rlang::caller_env()) {
   ok <- is_whole_number(x) && x >= min && x <= max
   if (!ok) {
-    range <- if (is.infinite(max)) {
+    range <- if (is.infinite(max)) { # nolint: object_usage_linter. Read by the message's glue.
       sprintf(">= %s", format(min, big.mark = ","))
     } else {
       sprintf("between %s and %s", format(min, big.mark = ","), format(max, big.mark = ","))
@@ -105,9 +112,9 @@ is_plain_numeric_vector <- function(x) is.numeric(x) && !is_classed(x)
 
 classed_hint <- function(x) {
   if (inherits(x, "difftime")) {
-    c("i" = "Durations are refused, as their mean depends on their units: convert first, for example with {.code as.numeric(x, units = \"secs\")}.")
+    c("i" = "Durations are refused, as their mean depends on their units: convert first, for example with {.code as.numeric(x, units = \"secs\")}.") # nolint: line_length_linter.
   } else if (is_classed(x) && !is.factor(x) && is.numeric(unclass(x))) {
-    c("i" = "Dates, times and other classed numbers are refused: convert with {.fn as.numeric} first if their numbers are what you mean.")
+    c("i" = "Dates, times and other classed numbers are refused: convert with {.fn as.numeric} first if their numbers are what you mean.") # nolint: line_length_linter.
   }
 }
 
@@ -194,21 +201,23 @@ check_group_columns <- function(data, cols, call = rlang::caller_env()) {
 # the mapping and the result both count in full.
 check_result_size <- function(n, bytes_each, what, extra = 0, call = rlang::caller_env()) {
   bytes <- n * bytes_each + extra
-  # the cgroup's and the address space's figures are read (files, about
-  # 0.1 ms) only for results that could matter to them
+  # the cgroup's and the address space's figures are read (from files,
+  # slower than the rest of the check) only for results that could matter
+  # to them
   lim <- memory_limits(others = bytes > 2^26)
   limit <- lim$physical
   if (bytes > limit || n > 2^52) {
     abort_bs(
       c("{what} must fit in memory.",
-        "x" = "It needs {format(bytes / 2^30, digits = 3)} GiB; this machine has {format(limit / 2^30, digits = 3)} GiB."),
+        "x" = "It needs {format(bytes / 2^30, digits = 3)} GiB; this machine has {format(limit / 2^30, digits = 3)} GiB."), # nolint: line_length_linter.
       "too_large", call = call
     )
   }
   over <- c(cgroup = bytes > lim$cgroup, "address space" = 2 * bytes > lim$address_space)
   if (any(over)) {
     which <- names(over)[over][1]
-    left <- if (which == "cgroup") lim$cgroup else lim$address_space / 2
+    # read by the message's glue, which lintr does not see
+    left <- if (which == "cgroup") lim$cgroup else lim$address_space / 2 # nolint
     abort_bs(
       c("{what} must fit in memory.",
         "x" = paste("It needs {format(bytes / 2^30, digits = 3)} GiB; this process's {which}",
@@ -217,4 +226,18 @@ check_result_size <- function(n, bytes_each, what, extra = 0, call = rlang::call
     )
   }
   invisible(n)
+}
+
+# One of `choices`; the whole vector (a function's default) is the first.
+check_choice <- function(x, choices, class, arg = rlang::caller_arg(x),
+                         call = rlang::caller_env()) {
+  if (identical(x, choices)) return(choices[[1]])
+  if (!is.character(x) || length(x) != 1 || is.na(x) || !x %in% choices) {
+    abort_bs(
+      c("{.arg {arg}} must be {.val {choices[1]}} or {.val {choices[2]}}.",
+        "x" = "It is {describe(x)}."),
+      class, call = call
+    )
+  }
+  x
 }

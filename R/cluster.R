@@ -114,7 +114,7 @@ check_backend <- function(backend, call = rlang::caller_env()) {
   if (future_missing()) {
     abort_bs(
       c("The future backend needs the {.pkg future} package.",
-        "i" = "Install it with {.code install.packages(\"future\")}; for Slurm also {.pkg future.batchtools} (or run {.code bash tools/slurm-local.sh install} from bootscale's sources)."),
+        "i" = "Install it with {.code install.packages(\"future\")}; for Slurm also {.pkg future.batchtools} (or run {.code bash tools/slurm-local.sh install} from bootscale's sources)."), # nolint: line_length_linter.
       "missing_package", call = call
     )
   }
@@ -133,14 +133,11 @@ with_backend_attrs <- function(x, from) {
 
 # ---- the engine on futures ----------------------------------------------
 
-# The means of a means job, run on futures; finish() as in means_engine().
-future_means <- function(values, weights, n_means, sample_size, seed, backend, call,
-                         finish = NULL) {
+# The means of a means job, run on futures (run_means() summarises them).
+future_means <- function(values, weights, n_means, sample_size, seed, backend, call) {
   task <- list(kind = "means", values = values, weights = weights, n = n_means,
                sample_size = sample_size, seed = seed)
-  res <- run_on_futures(task, backend, call)
-  if (is.null(finish)) return(res)
-  with_backend_attrs(finish(res), res)
+  run_on_futures(task, backend, call)
 }
 
 # Category indices (1-based) of a draws job, run on futures.
@@ -191,6 +188,7 @@ read_checkpoint <- function(dir, key, from, to) {
 
 # Write then rename, so that a file under the final name is always whole.
 write_checkpoint <- function(dir, key, from, to, value) {
+  if (is.null(dir)) return(invisible())
   path <- checkpoint_file(dir, key, from, to)
   tmp <- paste0(path, ".tmp-", Sys.getpid())
   on.exit(unlink(tmp), add = TRUE)
@@ -295,6 +293,49 @@ cancel_orphan <- function(label) {
 
 # Runs a task's blocks on futures and returns the result vector with the
 # backend's attributes; the caller's RNG is not touched.
+# The key of a task's checkpoints in `dir` (made first when missing); NULL
+# without checkpoints.
+checkpoint_key <- function(dir, task, call) {
+  if (is.null(dir)) return(NULL)
+  if (!dir.exists(dir) && !dir.create(dir, recursive = TRUE, showWarnings = FALSE)) {
+    abort_bs(c("{.arg checkpoint} must be a directory that can be created.",
+               "x" = "Could not create {.path {dir}}."), "bad_checkpoint", call = call)
+  }
+  task_key(task)
+}
+
+# The chunks' slices found in the checkpoint directory (NULL where none, or
+# without checkpoints).
+read_checkpoints <- function(dir, key, bounds) {
+  if (is.null(dir)) return(vector("list", length(bounds$from)))
+  lapply(seq_along(bounds$from), function(i) {
+    read_checkpoint(dir, key, bounds$from[i], bounds$to[i])
+  })
+}
+
+# The error of chunk i that failed `attempts` times with `cause`.
+abort_chunk <- function(i, chunks, bounds, attempts, cause, call) {
+  cause_msg <- conditionMessage(cause) # nolint: object_usage_linter. Read by the message's glue.
+  blocks <- if (bounds$to[i] - bounds$from[i] == 1) { # nolint: object_usage_linter.
+    sprintf("block %.0f", bounds$to[i])
+  } else {
+    sprintf("blocks %.0f to %.0f", bounds$from[i] + 1, bounds$to[i])
+  }
+  hint <- if (inherits(cause, "FutureError")) {
+    c("i" = paste("The future lost its worker. Multisession and PSOCK workers that died are",
+                  "not restarted by every version of {.pkg future}: set the plan again to",
+                  "restart them."))
+  }
+  abort_bs(
+    c(paste("Chunk {i} of {chunks} ({blocks}) failed {attempts} time{?s}, so there is no",
+            "result."),
+      "x" = "{cause_msg}",
+      hint,
+      "i" = "No partial result is returned; the other chunks were cancelled or collected."),
+    "cluster", chunk = i, cause = cause, call = call
+  )
+}
+
 run_on_futures <- function(task, backend, call) {
   job <- make_job(task)
   n_blocks <- job_n_blocks(job)
@@ -303,42 +344,22 @@ run_on_futures <- function(task, backend, call) {
   bounds <- chunk_bounds(n_blocks, chunks)
   hook <- getOption("bootscale.test_cluster_hook")
   dir <- backend$checkpoint
-  key <- NULL
-  if (!is.null(dir)) {
-    if (!dir.exists(dir) && !dir.create(dir, recursive = TRUE, showWarnings = FALSE)) {
-      abort_bs(c("{.arg checkpoint} must be a directory that can be created.",
-                 "x" = "Could not create {.path {dir}}."), "bad_checkpoint", call = call)
-    }
-    key <- task_key(task)
-  }
+  key <- checkpoint_key(dir, task, call)
 
-  slices <- vector("list", chunks)
   log <- data.frame(chunk = seq_len(chunks), from = bounds$from, to = bounds$to,
                     source = NA_character_, attempts = 0L, seconds = NA_real_,
                     node = NA_character_, slurm_job_id = NA_character_,
                     stringsAsFactors = FALSE)
-  queue <- seq_len(chunks)
-  if (!is.null(dir)) {
-    for (i in queue) {
-      v <- read_checkpoint(dir, key, bounds$from[i], bounds$to[i])
-      if (!is.null(v)) {
-        slices[[i]] <- v
-        log$source[i] <- "checkpoint"
-      }
-    }
-    queue <- which(is.na(log$source))
-  }
+  slices <- read_checkpoints(dir, key, bounds)
+  log$source[!vapply(slices, is.null, logical(1))] <- "checkpoint"
+  queue <- which(is.na(log$source))
 
   state <- new.env(parent = emptyenv())
   state$running <- list()
-  on.exit({
-    cancel_futures(state$running, wait = FALSE)
-    if (!is.null(state$launching)) cancel_orphan(state$launching)
-  }, add = TRUE)
-  workers <- future::nbrOfWorkers()
+  on.exit(abandon_futures(state), add = TRUE)
+  in_flight <- in_flight_count(chunks)
   the$calls <- (the$calls %||% 0L) + 1L
   tag <- sprintf("%d-%d", Sys.getpid(), the$calls) # labels unique in this session
-  in_flight <- max(1L, as.integer(min(if (is.finite(workers)) workers else chunks, chunks)))
   bar <- cli::cli_progress_bar("Resampling on futures", total = chunks,
                                auto_terminate = FALSE, .auto_close = FALSE)
   on.exit(cli::cli_progress_done(id = bar), add = TRUE)
@@ -350,22 +371,7 @@ run_on_futures <- function(task, backend, call) {
     running <- state$running
     state$running <- list()
     cancel_futures(running, wait = TRUE)
-    cause_msg <- conditionMessage(cause)
-    blocks <- if (bounds$to[i] - bounds$from[i] == 1) {
-      sprintf("block %.0f", bounds$to[i])
-    } else {
-      sprintf("blocks %.0f to %.0f", bounds$from[i] + 1, bounds$to[i])
-    }
-    hint <- if (inherits(cause, "FutureError")) {
-      c("i" = "The future lost its worker. Multisession and PSOCK workers that died are not restarted by every version of {.pkg future}: set the plan again to restart them.")
-    }
-    abort_bs(
-      c("Chunk {i} of {chunks} ({blocks}) failed {log$attempts[i]} time{?s}, so there is no result.",
-        "x" = "{cause_msg}",
-        hint,
-        "i" = "No partial result is returned; the other chunks were cancelled or collected."),
-      "cluster", chunk = i, cause = cause, call = call
-    )
+    abort_chunk(i, chunks, bounds, log$attempts[i], cause, call)
   }
 
   while (length(queue) || length(state$running)) {
@@ -373,36 +379,21 @@ run_on_futures <- function(task, backend, call) {
       i <- queue[1]
       queue <- queue[-1]
       log$attempts[i] <- log$attempts[i] + 1L
-      label <- sprintf("bootscale-chunk-%d-%s", i, tag)
-      # An interrupt while the future is being made (batchtools: after the
-      # job was submitted, before the future comes back) would leave a job
-      # unknown to us: on.exit finds it by its label.
-      state$launching <- label
-      f <- tryCatch(chunk_future(task, bounds$from[i], bounds$to[i], i, log$attempts[i], hook,
-                                 label = label),
-                    error = function(e) e)
-      if (inherits(f, "error")) {
-        state$launching <- NULL
-        if (!failed(i, f)) queue <- c(i, queue)
-      } else {
-        state$running[[as.character(i)]] <- f
-        state$launching <- NULL
-      }
+      err <- launch_chunk(state, task, bounds, i, log$attempts[i], hook, tag)
+      if (!is.null(err) && !failed(i, err)) queue <- c(i, queue)
     }
     progressed <- FALSE
     for (name in names(state$running)) {
       f <- state$running[[name]]
       # a worker that died shows as an error here already (multisession)
-      done <- tryCatch(future::resolved(f), error = function(e) e)
-      if (isFALSE(done)) next
+      ready <- tryCatch(future::resolved(f), error = function(e) e)
+      if (isFALSE(ready)) next
       progressed <- TRUE
       state$running[[name]] <- NULL
       i <- as.integer(name)
-      r <- if (inherits(done, "error")) done else tryCatch(future::value(f), error = function(e) e)
-      ok <- is.list(r) && !inherits(r, "error") && (is.double(r$value) || is.integer(r$value))
-      if (!ok) {
-        cause <- if (inherits(r, "error")) r else simpleError("the future returned no slice")
-        if (!failed(i, cause)) queue <- c(i, queue)
+      r <- chunk_value(f, ready)
+      if (inherits(r, "error")) {
+        if (!failed(i, r)) queue <- c(i, queue)
         next
       }
       slices[[i]] <- r$value
@@ -410,23 +401,72 @@ run_on_futures <- function(task, backend, call) {
       log$seconds[i] <- r$seconds
       log$node[i] <- r$node
       log$slurm_job_id[i] <- r$slurm_job_id
-      if (!is.null(dir)) write_checkpoint(dir, key, bounds$from[i], bounds$to[i], r$value)
+      write_checkpoint(dir, key, bounds$from[i], bounds$to[i], r$value)
       done <- done + 1L
       cli::cli_progress_update(set = done, id = bar)
     }
-    if (progressed) {
-      pause <- 0.01
-    } else if (length(state$running)) {
-      Sys.sleep(pause)
-      pause <- min(0.5, pause * 1.5)
-    }
+    pause <- backoff(pause, progressed, length(state$running) > 0)
   }
   cli::cli_progress_update(set = chunks, id = bar)
+  res <- joined_slices(slices, task, call)
+  structure(res, backend = "future", chunks = chunks, chunk_log = log)
+}
+
+# Cancels what is running and a future being made, at exit.
+abandon_futures <- function(state) {
+  cancel_futures(state$running, wait = FALSE)
+  if (!is.null(state$launching)) cancel_orphan(state$launching)
+}
+
+# Futures at once: the plan's workers, at most one per chunk.
+in_flight_count <- function(chunks) {
+  workers <- future::nbrOfWorkers()
+  max(1L, as.integer(min(if (is.finite(workers)) workers else chunks, chunks)))
+}
+
+# Makes chunk i's future (attempt `attempt`) and puts it in state$running;
+# NULL, or the error. An interrupt while the future is being made
+# (batchtools: after the job was submitted, before the future comes back)
+# would leave a job unknown to us: on.exit finds it by its label.
+launch_chunk <- function(state, task, bounds, i, attempt, hook, tag) {
+  label <- sprintf("bootscale-chunk-%d-%s", i, tag)
+  state$launching <- label
+  f <- tryCatch(chunk_future(task, bounds$from[i], bounds$to[i], i, attempt, hook, label = label),
+                error = function(e) e)
+  if (inherits(f, "error")) {
+    state$launching <- NULL
+    return(f)
+  }
+  state$running[[as.character(i)]] <- f
+  state$launching <- NULL
+  NULL
+}
+
+# What a resolved future gave: list(value, seconds, node, slurm_job_id), or
+# the error (a worker that died, or no slice).
+chunk_value <- function(f, ready) {
+  r <- if (inherits(ready, "error")) ready else tryCatch(future::value(f), error = function(e) e)
+  if (inherits(r, "error")) return(r)
+  if (is.list(r) && (is.double(r$value) || is.integer(r$value))) return(r)
+  simpleError("the future returned no slice")
+}
+
+# The next wait between looks at the futures: short after progress, longer
+# (up to half a second) while nothing resolves.
+backoff <- function(pause, progressed, waiting) {
+  if (progressed) return(0.01)
+  if (!waiting) return(pause)
+  Sys.sleep(pause)
+  min(0.5, pause * 1.5)
+}
+
+# The chunks' slices as one vector, as long as the task's result.
+joined_slices <- function(slices, task, call) {
   res <- unlist(slices, use.names = FALSE)
   expected <- if (identical(task$kind, "means")) length(task$values) * task$n else task$n
   if (length(res) != expected) {
     abort_bs("bootscale internal error: the chunks gave {length(res)} values, not {expected}.",
              "cluster", call = call)
   }
-  structure(res, backend = "future", chunks = chunks, chunk_log = log)
+  res
 }

@@ -81,7 +81,7 @@ exact_cdf_tolerance <- 1e-12
 exact_distribution <- function(x, weights = NULL, sample_size = 100, lattice = NULL) {
   x <- check_values(x)
   weights <- check_weights(weights, length(x))
-  sample_size <- check_count(sample_size, max = 4.5e15)
+  sample_size <- check_count(sample_size, max = bs_const("max_sample_size"))
   lattice <- check_lattice(lattice, "exact")
   lat <- exact_lattice(x, weights, lattice, arg = "x")
   exact_check_support(list(lat), sample_size)
@@ -94,17 +94,7 @@ exact_distribution <- function(x, weights = NULL, sample_size = 100, lattice = N
 }
 
 check_method <- function(method, call = rlang::caller_env()) {
-  choices <- c("resample", "exact")
-  if (identical(method, choices)) return("resample")
-  if (!is.character(method) || length(method) != 1 || is.na(method) ||
-      !method %in% choices) {
-    abort_bs(
-      c("{.arg method} must be {.val resample} or {.val exact}.",
-        "x" = "It is {describe(method)}."),
-      "bad_method", call = call
-    )
-  }
-  method
+  check_choice(method, c("resample", "exact"), "bad_method", call = call)
 }
 
 check_lattice <- function(lattice, method, call = rlang::caller_env()) {
@@ -142,7 +132,7 @@ exact_lattice <- function(x, w, lattice, arg, where = NULL, rows = seq_along(x),
     off <- which(xs != round(xs))
     h <- 1
     pos <- xs - a
-    why <- "not a whole number"
+    why <- "not a whole number" # nolint: object_usage_linter. Read by the message's glue.
   } else {
     h <- lattice
     pos <- round((xs - a) / h)
@@ -151,12 +141,11 @@ exact_lattice <- function(x, w, lattice, arg, where = NULL, rows = seq_along(x),
                    format(h, digits = 15))
   }
   if (length(off)) {
-    abort_bs(
-      c("{.code method = \"exact\"} needs {.arg {arg}} on a lattice: whole numbers, or {.code a + h * k} with {.code lattice = h}.",
-        "x" = "{label} {rows[keep][off[1]]}{where} is {format(xs[off[1]], digits = 17)}, {why}.",
-        "i" = "Give {.arg lattice}, or use {.code method = \"resample\"}."),
-      "not_lattice", call = call
-    )
+    found <- "{label} {rows[keep][off[1]]}{where} is {format(xs[off[1]], digits = 17)}, {why}."
+    abort_bs(c(
+      "{.code method = \"exact\"} needs {.arg {arg}} on a lattice: whole numbers, or {.code a + h * k} with {.code lattice = h}.", # nolint: line_length_linter.
+      "x" = found, "i" = "Give {.arg lattice}, or use {.code method = \"resample\"}."
+    ), "not_lattice", call = call)
   }
   if (any(pos > 0)) {
     g <- gcd_whole(unique(pos[pos > 0]))
@@ -188,11 +177,11 @@ exact_check_support <- function(lats, sample_size, where = function(j) NULL,
   points <- vapply(lats, function(l) sample_size * (l$k - 1) + 1, numeric(1))
   big <- which(points > exact_max_support)
   if (length(big)) {
-    l <- lats[[big[1]]]
-    group <- where(big[1])
+    l <- lats[[big[1]]] # nolint: object_usage_linter. Read by the message's glue.
+    group <- where(big[1]) # nolint: object_usage_linter. Read by the message's glue.
     abort_bs(
-      c("The exact distribution must have at most {format(exact_max_support, big.mark = ',', scientific = FALSE)} points ({.arg sample_size} * range / lattice step + 1).",
-        "x" = "{if (is.null(group)) 'It' else paste0('The group', group)} would have {format(points[big[1]], big.mark = ',', scientific = FALSE)} points: values from {format(l$origin)} to {format(l$origin + l$h * (l$k - 1))} on a lattice of step {format(l$h)}, {.arg sample_size} = {format(sample_size, big.mark = ',', scientific = FALSE)}.",
+      c("The exact distribution must have at most {format(exact_max_support, big.mark = ',', scientific = FALSE)} points ({.arg sample_size} * range / lattice step + 1).", # nolint: line_length_linter.
+        "x" = "{if (is.null(group)) 'It' else paste0('The group', group)} would have {format(points[big[1]], big.mark = ',', scientific = FALSE)} points: values from {format(l$origin)} to {format(l$origin + l$h * (l$k - 1))} on a lattice of step {format(l$h)}, {.arg sample_size} = {format(sample_size, big.mark = ',', scientific = FALSE)}.", # nolint: line_length_linter.
         "i" = "Use {.code method = \"resample\"}."),
       "too_large", call = call
     )
@@ -236,8 +225,8 @@ exact_means <- function(x, weights, n_means, sample_size, workers, seed, lattice
   check_result_size(n_means, 8, "The bootstrap means", call = rlang::caller_env())
   seed <- check_seed(seed)
   d <- exact_compute(lat, sample_size)
-  res <- means_engine(list(d$value), list(d$prob), n_means, 1, workers, seed)
-  structure(res, seed = seed, rng = rng_name, method = "exact")
+  res <- run_means(list(d$value), list(d$prob), n_means, 1, workers, seed)
+  structure(res, seed = seed, rng = bs_const("rng"), method = "exact")
 }
 
 # bootstrap_mean(method = "exact") once the groups are known: the summary
@@ -270,13 +259,13 @@ exact_mean_groups <- function(keys, values, weights, rows, n_means, sample_size,
     n_means = rep(if (keep_samples) as.integer(n_means) else 0L, n_groups)
   ))
   if (keep_samples) {
-    res <- means_engine(lapply(dists, `[[`, "value"), lapply(dists, `[[`, "prob"), n_means, 1,
-                        workers, seed, call = call)
+    res <- run_means(lapply(dists, `[[`, "value"), lapply(dists, `[[`, "prob"), n_means, 1,
+                     workers, seed, call = call)
     out$samples <- lapply(seq_len(n_groups), function(j) res[seq_len(n_means) + (j - 1) * n_means])
   }
   out <- tibble::new_tibble(out, nrow = n_groups, class = "bootscale_bootstrap")
   attr(out, "seed") <- seed
-  attr(out, "rng") <- rng_name
+  attr(out, "rng") <- bs_const("rng")
   attr(out, "method") <- "exact"
   # the distributions are computed here; only replicates use the pool
   attr(out, "processes") <- if (keep_samples) attr(res, "processes") else 1L
@@ -290,7 +279,9 @@ exact_mean_groups <- function(keys, values, weights, rows, n_means, sample_size,
 #'   points on the exact probabilities (vertical lines). Only the points
 #'   holding all but 1e-6 of the probability at each end are drawn.
 #' @exportS3Method ggplot2::autoplot
+# nolint start: object_name_linter, object_length_linter. An S3 method: generic.class.
 autoplot.bootscale_exact_distribution <- function(object, means = NULL, ...) {
+# nolint end
   rlang::check_installed("ggplot2", "to plot bootscale results.")
   n <- nrow(object)
   lo <- findInterval(1e-6, object$cumulative, left.open = TRUE) + 1

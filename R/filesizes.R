@@ -17,7 +17,7 @@ filesizes_example <- function() {
   if (!nzchar(path)) {
     abort_bs(
       c("The example file must be installed with bootscale.",
-        "x" = "{.file extdata/filesizes_example.txt} is missing from {.file {system.file(package = 'bootscale')}}: reinstall the package."),
+        "x" = "{.file extdata/filesizes_example.txt} is missing from {.file {system.file(package = 'bootscale')}}: reinstall the package."), # nolint: line_length_linter.
       "file_not_found"
     )
   }
@@ -66,7 +66,7 @@ read_filesizes <- function(path) {
   if (!file.exists(path) || dir.exists(path)) {
     abort_bs(
       c("{.arg path} must be an existing file.",
-        "x" = if (dir.exists(path)) "{.file {path}} is a directory." else "{.file {path}} does not exist."),
+        "x" = if (dir.exists(path)) "{.file {path}} is a directory." else "{.file {path}} does not exist."), # nolint: line_length_linter.
       "file_not_found"
     )
   }
@@ -111,7 +111,7 @@ read_histogram <- function(path, call = rlang::caller_env()) {
   }
   bad <- which(n_fields != 3L & n_fields > 0L)
   if (length(bad)) {
-    line <- read_lines()[bad[1]]
+    line <- read_lines()[bad[1]] # nolint: object_usage_linter. Read by the message's glue.
     abort_bs(
       c("Each line of a histogram file must have 3 columns: Bytes, MonthsTo2021, Files.",
         "x" = "Line {bad[1]} has {n_fields[bad[1]]}: {.val {trimws(line)}}."),
@@ -292,7 +292,11 @@ simulate_filesizes <- function(first_year = 1997, last_year = 2020, max_log2 = 4
     seed <- check_seed(seed)
     old <- if (exists(".Random.seed", globalenv())) get(".Random.seed", globalenv()) else NULL
     on.exit({
-      if (is.null(old)) rm(".Random.seed", envir = globalenv()) else assign(".Random.seed", old, globalenv())
+      if (is.null(old)) {
+        rm(".Random.seed", envir = globalenv())
+      } else {
+        assign(".Random.seed", old, globalenv())
+      }
     }, add = TRUE)
     set.seed(seed %% .Machine$integer.max)
   }
@@ -362,11 +366,12 @@ write_filesizes <- function(data, path) {
   for (nm in cols) {
     v <- data[[nm]]
     # What read_filesizes() accepts: whole numbers, counts and sizes >= 0.
-    ok <- if (is.numeric(v)) is.finite(v) & v == trunc(v) & (nm == "MonthsTo2021" | v >= 0) else FALSE
+    ok <- FALSE
+    if (is.numeric(v)) ok <- is.finite(v) & v == trunc(v) & (nm == "MonthsTo2021" | v >= 0)
     if (!all(ok)) {
-      bad <- which(!ok)[1]
+      bad <- which(!ok)[1] # nolint: object_usage_linter. Read by the message's glue.
       abort_bs(
-        c("Column {.field {nm}} of {.arg data} must hold finite whole numbers{if (nm != 'MonthsTo2021') ', none negative' else ''}.",
+        c("Column {.field {nm}} of {.arg data} must hold finite whole numbers{if (nm != 'MonthsTo2021') ', none negative' else ''}.", # nolint: line_length_linter.
           "x" = if (is.numeric(v)) "Row {bad} has {describe(v[bad])}." else "It is {describe(v)}."),
         "bad_values"
       )
@@ -390,7 +395,8 @@ write_filesizes <- function(data, path) {
     }
   )
   if (is.null(con)) {
-    abort_bs(c("{.arg path} must be a file that can be written.", "x" = "{why}"), "file_not_writable")
+    abort_bs(c("{.arg path} must be a file that can be written.", "x" = "{why}"),
+             "file_not_writable")
   }
   on.exit(close(con), add = TRUE)
   writeLines(sprintf("%14.0f %4.0f %.0f", data$Bytes, data$MonthsTo2021, data$Files), con)

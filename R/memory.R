@@ -82,23 +82,24 @@ memit <- function(expr) {
   after <- .Call(C_bs_memory_snapshot, FALSE)
   heap_peak <- heap_bytes(gc(full = FALSE), "max used")
 
-  rss_known <- !is.na(before[[2]])
-  method <- if (identical(before[[1]], 0)) {
+  rss_known <- !is.na(before$rss)
+  method <- if (identical(before$reset, 0)) {
     "clear_refs+VmHWM"
   } else if (rss_known) {
     "VmHWM (not reset)"
-  } else if (!is.na(before[[3]])) {
+  } else if (!is.na(before$peak)) {
     "getrusage"
   } else {
     "unavailable"
   }
-  rss_start <- if (rss_known) before[[2]] else before[[3]]
-  rss_peak <- max(after[[3]], rss_start)
-  grew <- !is.na(after[[4]]) && !is.na(before[[4]]) && after[[4]] > before[[4]]
+  rss_start <- if (rss_known) before$rss else before$peak
+  rss_peak <- max(after$peak, rss_start)
+  grew <- !is.na(after$children_peak) && !is.na(before$children_peak) &&
+    after$children_peak > before$children_peak
   # Sizes in MB are computed first: tibble() would see the columns, not
   # these byte counts.
   sizes <- c(rss_start, rss_peak, rss_peak - rss_start,
-             if (grew) after[[4]] else NA_real_,
+             if (grew) after$children_peak else NA_real_,
              heap_peak, max(0, heap_peak - heap_start)) / mb
   out <- tibble::tibble(
     start = sizes[[1]],

@@ -40,7 +40,7 @@ filesize_pipeline <- function(path = filesizes_example(), by = "Year", n_means =
   used <- intersect(by, c("BytesLog2", "Files", "SpaceUsage"))
   if (length(used)) {
     abort_bs(
-      c("{.arg by} must not contain {.val BytesLog2}, {.val Files} or {.val SpaceUsage}, the columns being averaged and summed.",
+      c("{.arg by} must not contain {.val BytesLog2}, {.val Files} or {.val SpaceUsage}, the columns being averaged and summed.", # nolint: line_length_linter.
         "x" = "It contains {.val {used}}."),
       "bad_by"
     )
@@ -73,7 +73,7 @@ check_usable_rows <- function(path, filesizes, summed, by, call = rlang::caller_
   files <- rowsum(as.double(summed$Files), group_ids(as.list(summed)[by])$id, reorder = TRUE)
   empty <- which(files == 0)
   if (length(empty)) {
-    keys <- unique(tibble::as_tibble(summed[by]))
+    keys <- unique(tibble::as_tibble(summed[by])) # nolint: object_usage_linter.
     abort_bs(
       c("Every group of the histogram file must count at least one file.",
         "x" = "{format_key(keys, empty[1])} has only cells with 0 files in {.file {path}}."),
@@ -91,4 +91,3 @@ in_pipeline <- function(expr, call = rlang::caller_env()) {
     rlang::cnd_signal(e)
   })
 }
-

@@ -50,7 +50,9 @@ NULL
 
 #' @rdname autoplot-bootscale
 #' @exportS3Method ggplot2::autoplot
+# nolint start: object_name_linter, object_length_linter. An S3 method: generic.class.
 autoplot.bootscale_bootstrap <- function(object, bins = 30, ...) {
+# nolint end
   rlang::check_installed("ggplot2", "to plot bootscale results.")
   bins <- check_count(bins, max = 1e4)
   est <- intersect(c("estimate", "Mean"), names(object))
@@ -124,7 +126,9 @@ group_labels <- function(data, cols) {
 
 #' @rdname autoplot-bootscale
 #' @exportS3Method ggplot2::autoplot
+# nolint start: object_name_linter, object_length_linter. An S3 method: generic.class.
 autoplot.bootscale_scaling <- function(object, ...) {
+# nolint end
   rlang::check_installed("ggplot2", "to plot bootscale results.")
   reference <- attr(object, "reference") %||% min(object$workers)
   weak <- identical(attr(object, "scaling"), "weak")
@@ -137,7 +141,9 @@ autoplot.bootscale_scaling <- function(object, ...) {
 
 #' @rdname autoplot-bootscale
 #' @exportS3Method ggplot2::autoplot
+# nolint start: object_name_linter, object_length_linter. An S3 method: generic.class.
 autoplot.bootscale_blas_scaling <- function(object, ...) {
+# nolint end
   rlang::check_installed("ggplot2", "to plot bootscale results.")
   reference <- min(object$threads)
   fit <- fit_finite(object$threads, object$speedup, reference)

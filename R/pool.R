@@ -13,6 +13,8 @@ the <- new.env(parent = emptyenv())
 
 .onLoad <- function(libname, pkgname) {
   the$session_pid <- Sys.getpid()
+  # the generator's name, the pool's and the engine's limits: defined in C
+  the$constants <- .Call(C_bs_constants)
   # The pool stops at R's exit (it would anyway: the helper sees its
   # control socket close and dies with R), and when the package unloads.
   reg.finalizer(the, function(e) pool_stop_quietly(), onexit = TRUE)
@@ -57,8 +59,8 @@ pool_idle_seconds <- function() {
 pool_ensure <- function(workers) {
   if (forked_child() || !fork_allowed()) return(FALSE)
   st <- .Call(C_bs_pool_status)
-  if (isTRUE(st[[1]]) && length(st[[4]]) + 1L >= workers) return(TRUE)
-  grow <- if (isTRUE(st[[1]])) max(workers, length(st[[4]]) + 1L) else workers
+  if (isTRUE(st$alive) && length(st$pids) + 1L >= workers) return(TRUE)
+  grow <- if (isTRUE(st$alive)) max(workers, length(st$pids) + 1L) else workers
   exe <- pool_helper_path()
   if (!nzchar(exe)) {
     once_message("helper",
@@ -68,7 +70,7 @@ pool_ensure <- function(workers) {
   t0 <- Sys.time()
   err <- .Call(C_bs_pool_start, exe, as.double(grow), as.double(pool_idle_seconds()))
   if (!is.null(err)) {
-    msg <- err[[1]]
+    msg <- err$message # nolint: object_usage_linter. Read by the message's glue.
     once_message("start", c("The worker pool could not start, so bootscale runs serially.",
                             "x" = "{msg}."))
     return(FALSE)
@@ -104,7 +106,8 @@ pool_ensure <- function(workers) {
 #' these measurements.
 #'
 #' @param workers Number of processes, this R session included (so
-#'   `workers - 1` are started), between 1 and 256; default
+#'   `workers - 1` are started), between 1 and the pool's maximum
+#'   (`r bootscale:::bs_const("max_workers")`); default
 #'   [default_workers()]. With 1 the pool is stopped.
 #' @return `pool_start()` and `pool_stop()` return `pool_status()`
 #'   invisibly. `pool_status()` returns a list: `state` (`"running"` or
@@ -143,36 +146,20 @@ pool_stop <- function() {
 #' @export
 pool_status <- function() {
   st <- .Call(C_bs_pool_status)
-  running <- isTRUE(st[[1]]) && !forked_child()
-  pids <- if (running) st[[4]] else integer()
-  helper <- if (running) st[[3]] else NA_integer_
+  running <- isTRUE(st$alive) && !forked_child()
+  pids <- if (running) st$pids else integer()
+  helper <- if (running) st$helper else NA_integer_
   list(
     state = if (running) "running" else "stopped",
     workers = if (running) length(pids) + 1L else 1L,
     helper = helper,
     pids = pids,
-    calls = if (running) st[[5]] else 0,
+    calls = if (running) st$calls else 0,
     memory = if (running) sum(vapply(c(helper, pids), process_rss, numeric(1))) else 0,
     idle_seconds = pool_idle_seconds(),
     call_ms = the$call_ms %||% NA_real_,
     ns_per_draw = the$ns_per_draw %||% NA_real_
   )
-}
-
-# Resident memory of a process in bytes: /proc, else ps, else NA.
-process_rss <- function(pid) {
-  f <- sprintf("/proc/%d/status", pid)
-  if (file.exists(f)) {
-    line <- grep("^VmRSS:", tryCatch(readLines(f, warn = FALSE), error = function(e) ""),
-                 value = TRUE)
-    kb <- sub("^VmRSS:[[:space:]]*([0-9]+) kB.*$", "\\1", line)
-    if (length(line)) return(as.numeric(kb) * 1024)
-  }
-  if (requireNamespace("ps", quietly = TRUE)) {
-    rss <- tryCatch(ps::ps_memory_info(ps::ps_handle(pid))[["rss"]], error = function(e) NA_real_)
-    return(as.numeric(rss))
-  }
-  NA_real_
 }
 
 # ---- the cost rule --------------------------------------------------------
@@ -181,9 +168,10 @@ process_rss <- function(pid) {
 # serial time = draws x (ns per draw), parallel = serial / w + the cost of a
 # call on the pool (+ starting it, when it is not running with w). Both
 # costs are measured in this session, not assumed: ns per draw on first
-# need (a job of 2^18 draws, about half a millisecond), a call's cost when
+# need (a job of 2^18 draws), a call's cost when
 # the pool starts (calibrate_pool()), the start-up itself when it happens.
-# Until the pool has started once, its start-up is taken as 5 ms.
+# Until they are measured, a call is taken to cost 0.1 ms and a start-up
+# 5 ms: priors that only decide the first call.
 # options(bootscale.min_parallel_draws = n) replaces the rule by a plain
 # threshold: jobs of n draws or more use every worker.
 ns_per_draw <- function() {
@@ -203,14 +191,14 @@ ns_per_draw <- function() {
 # this process from taking their blocks), minus the serial ones.
 calibrate_pool <- function() {
   st <- .Call(C_bs_pool_status)
-  w <- length(st[[4]]) + 1L
+  w <- length(st$pids) + 1L
   job <- .Call(C_bs_means_job, list(c(1, 2)), list(c(1, 1)), 1024 * w, 1, 1)
   on.exit(.Call(C_bs_job_release, job))
-  n <- .Call(C_bs_job_info, job)[[4]]
+  n <- .Call(C_bs_job_info, job)$n_units
   time_it <- function(p) {
     vapply(1:9, function(i) {
       t0 <- as.numeric(Sys.time()) # microseconds; proc.time() counts milliseconds
-      run_blocks_on(job, p, 0, n, hook = c(0, -1, 0))
+      run_blocks_on(job, p, 0, n, hook = list(action = "none", block = -1, seconds = 0))
       as.numeric(Sys.time()) - t0
     }, numeric(1))
   }
@@ -223,7 +211,7 @@ calibrate_pool <- function() {
 
 pool_has <- function(workers) {
   st <- .Call(C_bs_pool_status)
-  isTRUE(st[[1]]) && length(st[[4]]) + 1L >= workers
+  isTRUE(st$alive) && length(st$pids) + 1L >= workers
 }
 
 plan_workers <- function(workers, n_draws, n_blocks, running = NULL) {
@@ -272,28 +260,30 @@ available_cores <- function() {
 #' default_workers()
 default_workers <- function() {
   w <- getOption("bootscale.workers")
+  max_workers <- bs_const("max_workers")
   if (!is.null(w)) {
     ok <- is.numeric(w) && !is.factor(w) && length(w) == 1 && !is.na(w) &&
-      w == trunc(w) && w >= 1 && w <= 256
+      w == trunc(w) && w >= 1 && w <= max_workers
     if (!ok) {
       abort_bs(
-        c("Option {.code bootscale.workers} must be NULL or a single whole number between 1 and 256.",
+        c("Option {.code bootscale.workers} must be NULL or a single whole number between 1 and {max_workers}.", # nolint: line_length_linter.
           "x" = "It is {describe(w)}."),
         "bad_workers"
       )
     }
     return(max(1L, as.integer(w)))
   }
-  max(1L, min(as.integer(available_cores()), 256L)) # 256: the pool's maximum
+  max(1L, min(as.integer(available_cores()), max_workers))
 }
 
 check_workers <- function(workers, call = rlang::caller_env()) {
   if (is.null(workers)) workers <- default_workers()
+  max_workers <- bs_const("max_workers")
   ok <- is.numeric(workers) && length(workers) == 1 && !is.na(workers) &&
-    workers == trunc(workers) && workers >= 1 && workers <= 256
+    workers == trunc(workers) && workers >= 1 && workers <= max_workers
   if (!ok) {
     abort_bs(
-      c("{.arg workers} must be a single whole number between 1 and 256.",
+      c("{.arg workers} must be a single whole number between 1 and {max_workers}.",
         "x" = "It is {describe(workers)}."),
       "bad_workers", call = call
     )
@@ -331,36 +321,79 @@ once_message <- function(id, msg, .envir = parent.frame()) {
 
 # Internal test hooks: options(bootscale.test_hook = list(action = "segv",
 # block = 1, seconds = 0)) makes the worker that takes that block (1-based)
-# misbehave; this process then leaves every block to the workers. Not for
-# users.
-hook_actions <- c(segv = 1, kill = 2, exit0 = 3, exit3 = 4, sleep = 5)
-
+# misbehave; this process then leaves every block to the workers. The
+# actions are named in C (src/pool.c); an unknown one is an error there.
+# Not for users.
 test_hook <- function() {
   h <- getOption("bootscale.test_hook")
   if (is.null(h)) return(NULL)
-  c(hook_actions[[h$action]], h$block - 1, h$seconds %||% 0)
+  list(action = h$action, block = as.double(h$block - 1), seconds = as.double(h$seconds %||% 0))
 }
-
-`%||%` <- function(x, y) if (is.null(x)) y else x
 
 # ---- running a job --------------------------------------------------------
 
-# Runs a job to the end and returns finish(job) (by default its result
-# vector) with attribute `processes`: the processes that ran it.
-# C_bs_job_summarise reads the means in place; C_bs_job_result copies them
-# out of the run's mapping, giving its pages back as it goes.
-run_job <- function(job, workers, n_draws, call = rlang::caller_env(), finish = job_result) {
+# The job protocol, in this file alone: a job is made (C_bs_means_job,
+# C_bs_draws_job), run (run_job(), run_blocks(): C_bs_job_start, then
+# C_bs_job_step until its state is "done" or "failed"), finished (its
+# result vector, or a summary made in C where the means are) and released
+# (on.exit, whatever happens).
+
+# The bootstrap means of groups (lists `values` and `weights`, one element
+# a group), on the session's pool, or on futures when `backend` is a
+# future_backend(). `finish` names what comes back: "vector" (the means,
+# group after group) or "summary" (list(stats = a 4 x groups matrix of
+# mean, sd and the quantiles at `probs`; samples = each group's means when
+# keep_samples, else NULL)). Attribute `processes`, and the backend's.
+run_means <- function(values, weights, n_means, sample_size, workers, seed,
+                      finish = c("vector", "summary"), probs = NULL, keep_samples = FALSE,
+                      backend = NULL, call = rlang::caller_env()) {
+  finish <- match.arg(finish)
+  n_groups <- length(values)
+  if (!is.null(backend)) {
+    res <- future_means(values, weights, n_means, sample_size, seed, backend, call)
+    if (finish == "vector") return(res)
+    return(with_backend_attrs(finish_means(res, n_groups, n_means, probs, keep_samples), res))
+  }
+  job <- .Call(C_bs_means_job, values, weights, n_means, sample_size, seed)
+  run_job(job, workers, n_draws = n_groups * n_means * sample_size, call = call,
+          finish = finish, n_groups, n_means, probs, keep_samples)
+}
+
+# The summary of complete means: of a job, read where the means are (the
+# run's mapping, shared with the workers: no copy), the quantiles by
+# selection rather than sorting, the samples copied once, group by group,
+# into their final vectors while the mapping's pages are given back; or of
+# the means themselves (from futures).
+finish_means <- function(x, n_groups, n_means, probs, keep_samples) {
+  if (is.double(x)) {
+    stats <- .Call(C_bs_summarise_means, x, as.double(n_groups), probs)
+    samples <- if (keep_samples) {
+      lapply(seq_len(n_groups), function(j) x[seq_len(n_means) + (j - 1) * n_means])
+    }
+    return(list(stats = stats, samples = samples))
+  }
+  .Call(C_bs_job_finish_means, x, as.double(n_groups), probs, keep_samples)
+}
+
+# Runs a job to the end and returns, with attribute `processes` (the
+# processes that ran it), what `finish` names: "vector", its result copied
+# out of the run's mapping (whose pages are given back as it goes), or
+# "summary", finish_means(job, ...).
+run_job <- function(job, workers, n_draws, call = rlang::caller_env(),
+                    finish = c("vector", "summary"), ...) {
+  finish <- match.arg(finish)
   on.exit(.Call(C_bs_job_release, job), add = TRUE)
   info <- .Call(C_bs_job_info, job)
-  used <- plan_workers(workers, n_draws, info[[1]])
+  used <- plan_workers(workers, n_draws, info$n_blocks)
   if (used > 1L && !pool_ensure(used)) used <- 1L
-  run_blocks_on(job, used, 0, info[[4]], call = call)
-  res <- finish(job)
+  run_blocks_on(job, used, 0, info$n_units, call = call)
+  res <- switch(finish,
+    vector = .Call(C_bs_job_result, job),
+    summary = finish_means(job, ...)
+  )
   attr(res, "processes") <- used
   res
 }
-
-job_result <- function(job) .Call(C_bs_job_result, job)
 
 # For the cluster backend: runs only units ("blocks" there) [from, to)
 # (0-based, half-open) of a job made by C_bs_means_job or C_bs_draws_job,
@@ -370,15 +403,14 @@ job_result <- function(job) .Call(C_bs_job_result, job)
 # not released (more ranges may follow); its finalizer releases it.
 run_blocks <- function(job, workers, from, to, call = rlang::caller_env()) {
   n <- job_n_blocks(job)
-  ok <- is.numeric(from) && is.numeric(to) && length(from) == 1 && length(to) == 1 &&
-    !is.na(from) && !is.na(to) && from == trunc(from) && to == trunc(to) &&
-    from >= 0 && from <= to && to <= n
+  ok <- is_whole_number(from) && is_whole_number(to) && from >= 0 && from <= to && to <= n
   if (!ok) {
     abort_bs(c("{.arg from} and {.arg to} must be whole numbers with 0 <= from <= to <= {n}.",
                "x" = "They are {describe(from)} and {describe(to)}."), "bad_range", call = call)
   }
   info <- .Call(C_bs_job_info, job)
-  used <- plan_workers(workers, info[[6]] * (to - from) / max(1, n), (to - from) * info[[5]])
+  used <- plan_workers(workers, info$draws * (to - from) / max(1, n),
+                       (to - from) * info$blocks_per_unit)
   if (used > 1L && !pool_ensure(used)) used <- 1L
   run_blocks_on(job, used, from, to, call = call)
   res <- .Call(C_bs_job_result, job)
@@ -387,7 +419,7 @@ run_blocks <- function(job, workers, from, to, call = rlang::caller_env()) {
 }
 
 # Units of a job: what run_blocks() counts in.
-job_n_blocks <- function(job) .Call(C_bs_job_info, job)[[4]]
+job_n_blocks <- function(job) .Call(C_bs_job_info, job)$n_units
 
 # Runs units [from, to) on `used` processes (1: this one alone), with a
 # progress bar for long runs; the run stays in the job until released.
@@ -398,26 +430,26 @@ run_blocks_on <- function(job, used, from, to, call = rlang::caller_env(), hook 
   if (!is.null(err)) {
     # e.g. "mmap() of 8 bytes failed: Cannot allocate memory": the failing
     # call and the system's reason, and the errno value as a field
-    msg <- err[[1]]
+    msg <- err$message
     abort_bs(c("The job could not be set up, so there is no result.", "x" = "{msg}."),
-             "system", errno = err[[2]], syscall = sub("^([a-z_0-9]+\\(\\)).*$", "\\1", msg),
+             "system", errno = err$errno, syscall = sub("^([a-z_0-9]+\\(\\)).*$", "\\1", msg),
              call = call)
   }
-  n_blocks <- (to - from) * .Call(C_bs_job_info, job)[[5]]
+  n_blocks <- (to - from) * .Call(C_bs_job_info, job)$blocks_per_unit
   bar <- NULL
   repeat {
     # About 20 ms of this process's own work between looks at interrupts,
     # the workers and the progress bar.
     st <- .Call(C_bs_job_step, job, 20, 100)
-    if (st[[1]] == 1L) {
+    if (st$state == "done") {
       if (!is.null(bar)) cli::cli_progress_update(set = n_blocks, id = bar) # ends at 100 %
       break
     }
-    if (st[[1]] == 2L) {
+    if (st$state == "failed") {
       .Call(C_bs_pool_stop) # rebuilt at the next call
       abort_bs(
         c("A worker failed, so there is no result.",
-          "x" = "{st[[3]]}.",
+          "x" = "{st$failure}.",
           "i" = "No partial result is returned; the pool is restarted at the next call."),
         "worker", call = call
       )
@@ -427,7 +459,7 @@ run_blocks_on <- function(job, used, from, to, call = rlang::caller_env(), hook 
                                    .auto_close = FALSE)
       on.exit(cli::cli_progress_done(id = bar), add = TRUE)
     }
-    cli::cli_progress_update(set = st[[2]], id = bar)
+    cli::cli_progress_update(set = st$progress, id = bar)
   }
   invisible()
 }
@@ -438,7 +470,7 @@ run_blocks_on <- function(job, used, from, to, call = rlang::caller_env(), hook 
 # less the address space mapped now.
 memory_limits <- function(others = TRUE) {
   c_lim <- .Call(C_bs_memory_limits)
-  phys <- if (is.na(c_lim[[1]])) 2^48 else c_lim[[1]]
+  phys <- if (is.na(c_lim$physical)) 2^48 else c_lim$physical
   if (!others) return(list(physical = phys, cgroup = Inf, address_space = Inf))
   read_num <- function(f) {
     v <- tryCatch(suppressWarnings(as.numeric(readLines(f, n = 1, warn = FALSE))),
@@ -457,12 +489,9 @@ memory_limits <- function(others = TRUE) {
     }
   }
   address_space <- Inf
-  if (!is.na(c_lim[[2]])) {
-    status <- tryCatch(readLines("/proc/self/status", warn = FALSE), error = function(e) "")
-    vm <- grep("^VmSize:", status, value = TRUE)
-    kb <- sub("^VmSize:[[:space:]]*([0-9]+) kB.*$", "\\1", vm)
-    used <- if (length(vm)) as.numeric(kb) * 1024 else 0
-    address_space <- c_lim[[2]] - used
+  if (!is.na(c_lim$address_space)) {
+    used <- proc_status_bytes(Sys.getpid(), "VmSize")
+    address_space <- c_lim$address_space - (if (is.na(used)) 0 else used)
   }
   list(physical = phys, cgroup = cgroup, address_space = address_space)
 }
@@ -475,4 +504,3 @@ partial_bytes <- function(n, sample_size) {
   parts <- ceiling(sample_size / 4194304)
   n * parts * (if (parts > 1) 17 else 1)
 }
-

@@ -144,17 +144,7 @@ scaling_benchmark <- function(fun, workers = seq_len(default_workers()), times =
 }
 
 check_scaling <- function(scaling, call = rlang::caller_env()) {
-  choices <- c("strong", "weak")
-  if (identical(scaling, choices)) return("strong")
-  if (!is.character(scaling) || length(scaling) != 1 || is.na(scaling) ||
-      !scaling %in% choices) {
-    abort_bs(
-      c("{.arg scaling} must be {.val strong} or {.val weak}.",
-        "x" = "It is {describe(scaling)}."),
-      "bad_scaling", call = call
-    )
-  }
-  scaling
+  check_choice(scaling, c("strong", "weak"), "bad_scaling", call = call)
 }
 
 # The result of scaling_benchmark(): speedups against the first (smallest)
@@ -197,8 +187,8 @@ no_fit <- function() tibble::tibble(p = NA_real_, ceiling = NA_real_, rmse = NA_
 
 check_worker_counts <- function(workers, call = rlang::caller_env()) {
   ok <- is.numeric(workers) && !is.factor(workers) && length(workers) >= 1 &&
-    !anyNA(workers) && all(is.finite(workers)) && all(workers == trunc(workers)) &&
-    all(workers >= 1) && all(workers <= 1e6)
+    !anyNA(workers) && all(is.finite(workers) & workers == trunc(workers) & workers >= 1 &
+                             workers <= 1e6)
   if (!ok) {
     abort_bs(
       c("{.arg workers} must be whole numbers, each at least 1.",
@@ -266,15 +256,8 @@ is_plain_numeric <- function(x) {
 #' n <- c(1, 2, 4, 8)
 #' amdahl_fit(n, 1 / (0.1 + 0.9 / n))
 amdahl_fit <- function(workers, speedup, reference = min(workers)) {
-  args <- check_fit_args(workers, speedup, reference)
-  if (is.null(args)) return(no_fit())
-  model <- function(p) amdahl_speedup(args$workers, p, args$reference)
-  p <- fit_fraction(model, args$speedup)
-  tibble::tibble(
-    p = p,
-    ceiling = if (p >= 1) Inf else 1 / (1 - p),
-    rmse = sqrt(mean((args$speedup - model(p))^2))
-  )
+  fit_law(workers, speedup, reference, amdahl_speedup,
+          ceiling = function(p) if (p >= 1) Inf else 1 / (1 - p))
 }
 
 #' Fit Gustafson's law to measured scaled speedups
@@ -304,15 +287,20 @@ amdahl_fit <- function(workers, speedup, reference = min(workers)) {
 #' n <- c(1, 2, 4, 8, 16)
 #' gustafson_fit(n, 0.05 + 0.95 * n)
 gustafson_fit <- function(workers, speedup, reference = min(workers)) {
-  args <- check_fit_args(workers, speedup, reference)
+  fit_law(workers, speedup, reference, gustafson_speedup,
+          ceiling = function(p) if (is.na(p)) NA_real_ else Inf)
+}
+
+# The fit of a law speedup(n, p, reference) to measured speedups, checked
+# as amdahl_fit() says (the caller's arguments are named in errors), with
+# the law's ceiling for the fitted p.
+fit_law <- function(workers, speedup, reference, law, ceiling,
+                    call = rlang::caller_env()) {
+  args <- check_fit_args(workers, speedup, reference, call = call)
   if (is.null(args)) return(no_fit())
-  model <- function(p) gustafson_speedup(args$workers, p, args$reference)
+  model <- function(p) law(args$workers, p, args$reference)
   p <- fit_fraction(model, args$speedup)
-  tibble::tibble(
-    p = p,
-    ceiling = if (is.na(p)) NA_real_ else Inf,
-    rmse = sqrt(mean((args$speedup - model(p))^2))
-  )
+  tibble::tibble(p = p, ceiling = ceiling(p), rmse = sqrt(mean((args$speedup - model(p))^2)))
 }
 
 # NULL when there are fewer than two distinct counts (nothing to fit).
@@ -382,7 +370,7 @@ print.bootscale_scaling <- function(x, ...) {
   over <- if (is.numeric(cores)) x$workers[x$workers > cores] else integer()
   if (length(over)) {
     cat(cli::format_inline(
-      "Above the {cores} available core{?s}: the times of {over} workers include competing for the CPU."
+      "Above the {cores} available core{?s}: the times of {over} workers include competing for the CPU." # nolint: line_length_linter.
     ), "\n", sep = "")
   }
   invisible(x)

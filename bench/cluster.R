@@ -22,8 +22,11 @@ x <- 0:40
 w <- dpois(0:40, 12)
 
 plans <- list(multisession = function() plan(multisession, workers = 2))
-slurm_up <- nzchar(Sys.getenv("SLURM_CONF")) && requireNamespace("future.batchtools", quietly = TRUE) &&
-  identical(suppressWarnings(system2("sinfo", c("-h", "-o", "%t"), stdout = TRUE, stderr = FALSE))[1], "idle")
+sinfo <- function() {
+  suppressWarnings(system2("sinfo", c("-h", "-o", "%t"), stdout = TRUE, stderr = FALSE))
+}
+slurm_up <- nzchar(Sys.getenv("SLURM_CONF")) &&
+  requireNamespace("future.batchtools", quietly = TRUE) && identical(sinfo()[1], "idle")
 if (slurm_up) {
   options(future.cache.path = file.path(tempdir(), "batchtools"))
   plans$slurm <- function() {
@@ -74,7 +77,7 @@ for (p in names(trivial)) cat(sprintf("  %-12s %.3f s\n", p, trivial[[p]]))
 cat(sprintf("\nOne draw costs %.2f ns on one core here (from the largest job).\n", ns_per_draw))
 cat("\n2 chunks on 2 workers (2 cores), medians of", reps, "runs; work = one chunk's blocks,\n")
 cat("timed alone on one core here and on the worker during the run:\n\n")
-cat("| plan | draws per chunk | work alone (s) | work on the worker (s) | elapsed (s) | overhead per future (s) |\n")
+cat("| plan | draws per chunk | work alone (s) | work on the worker (s) | elapsed (s) | overhead per future (s) |\n") # nolint: line_length_linter.
 cat("|---|---:|---:|---:|---:|---:|\n")
 for (r in seq_len(nrow(tab))) {
   cat(sprintf("| %s | %s | %.3f | %.3f | %.3f | %.3f |\n", tab$plan[r],
@@ -94,7 +97,7 @@ c_here <- 2
 if (length(o)) {
   cat("\nJob size (draws) from which n nodes of 16 cores beat this machine's", c_here, "cores,\n")
   cat("with the median overhead per future measured above:\n\n")
-  cat("| plan | overhead o (s) | draw t (ns) | n = 2 | n = 8 | n = 32 |\n|---|---:|---:|---:|---:|---:|\n")
+  cat("| plan | overhead o (s) | draw t (ns) | n = 2 | n = 8 | n = 32 |\n|---|---:|---:|---:|---:|---:|\n") # nolint: line_length_linter.
   for (p in names(o)) {
     for (t_ns in c(ns_per_draw, 1.5)) {
       pays <- vapply(c(2, 8, 32), function(n) o[[p]] / (t_ns * 1e-9 * (1 / c_here - 1 / (n * 16))),

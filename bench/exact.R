@@ -76,7 +76,7 @@ means_quantiles <- function(m, n_groups) {
 case_resample <- function(input, workers) {
   list(
     run = function(round) {
-      bootstrap_mean(input$yearly, BytesLog2, Files, .by = Year,
+      bootstrap_mean(input$yearly, BytesLog2, Files, .by = Year, # nolint: object_usage_linter.
                      n_means = exact_bench_n_means, workers = workers, seed = round)
     },
     quantiles = table_quantiles
@@ -88,9 +88,9 @@ case_resample <- function(input, workers) {
 case_resample_engine <- function(input) {
   list(
     run = function(round) {
-      bootscale:::means_engine(lapply(unname(input$x), as.double), lapply(unname(input$p), as.double),
-                               exact_bench_n_means, exact_bench_sample_size, 1L,
-                               as.double(round))
+      bootscale:::run_means(lapply(unname(input$x), as.double),
+                            lapply(unname(input$p), as.double),
+                            exact_bench_n_means, exact_bench_sample_size, 1L, as.double(round))
     },
     quantiles = function(m) means_quantiles(m, length(input$x))
   )
@@ -114,7 +114,7 @@ case_exact_dist <- function(input) {
 case_exact_table <- function(input) {
   list(
     run = function(round) {
-      bootstrap_mean(input$yearly, BytesLog2, Files, .by = Year, method = "exact")
+      bootstrap_mean(input$yearly, BytesLog2, Files, .by = Year, method = "exact") # nolint
     },
     quantiles = table_quantiles
   )
@@ -123,7 +123,7 @@ case_exact_table <- function(input) {
 case_exact_reps <- function(input) {
   list(
     run = function(round) {
-      bootstrap_mean(input$yearly, BytesLog2, Files, .by = Year, method = "exact",
+      bootstrap_mean(input$yearly, BytesLog2, Files, .by = Year, method = "exact", # nolint
                      n_means = exact_bench_n_means, keep_samples = TRUE, workers = 1,
                      seed = round)
     },
@@ -140,7 +140,7 @@ case_exact_draws <- function(input) {
   probs <- unname(lapply(dists, `[[`, "prob"))
   list(
     run = function(round) {
-      bootscale:::means_engine(values, probs, exact_bench_n_means, 1, 1L, as.double(round))
+      bootscale:::run_means(values, probs, exact_bench_n_means, 1, 1L, as.double(round))
     },
     quantiles = function(m) means_quantiles(m, length(values))
   )
@@ -238,7 +238,8 @@ growth_table <- function(x, p, sizes = c(10, 30, 100, 300, 1000, 3000, 10000), r
   })
   g <- as.data.frame(do.call(rbind, res))
   g$per_point_log <- g$seconds / (g$points * log2(g$points))
-  slope <- unname(stats::coef(stats::lm(log(seconds) ~ log(sample_size), g[g$sample_size >= 100, ]))[2])
+  fit <- stats::lm(log(seconds) ~ log(sample_size), g[g$sample_size >= 100, ])
+  slope <- unname(stats::coef(fit)[2])
   list(table = g, slope = slope)
 }
 
@@ -253,7 +254,9 @@ main <- function(args = commandArgs(trailingOnly = TRUE)) {
   input <- exact_bench_input(data$path)
   n_years <- length(input$years)
   load_before <- {
-    m0 <- machine_cpu(); Sys.sleep(1); machine_cpu() - m0
+    m0 <- machine_cpu()
+    Sys.sleep(1)
+    machine_cpu() - m0
   }
   cases <- list(
     resample_w1 = list(case = case_resample(input, 1L), rounds = 5,
@@ -261,19 +264,19 @@ main <- function(args = commandArgs(trailingOnly = TRUE)) {
     resample_w2 = list(case = case_resample(input, 2L), rounds = 5,
                        label = "resampling, `bootstrap_mean()`, workers = 2"),
     resample_engine = list(case = case_resample_engine(input), rounds = 5,
-                           label = "resampling, the engine alone (100 draws per replicate), workers = 1"),
+                           label = "resampling, the engine alone (100 draws per replicate), workers = 1"), # nolint: line_length_linter.
     exact_dist = list(case = case_exact_dist(input), rounds = 5,
                       label = "exact distribution alone, `exact_distribution()` per year"),
     exact_table = list(case = case_exact_table(input), rounds = 5,
                        label = "exact yearly table, `bootstrap_mean(method = \"exact\")`"),
     exact_reps = list(case = case_exact_reps(input), rounds = 5,
-                      label = "exact distributions + 100 000 replicates per year (`keep_samples = TRUE`), workers = 1"),
+                      label = "exact distributions + 100 000 replicates per year (`keep_samples = TRUE`), workers = 1"), # nolint: line_length_linter.
     exact_draws = list(case = case_exact_draws(input), rounds = 5,
-                       label = "replicates alone from precomputed exact distributions (the engine, 1 lookup per replicate), workers = 1"),
+                       label = "replicates alone from precomputed exact distributions (the engine, 1 lookup per replicate), workers = 1"), # nolint: line_length_linter.
     saddle = list(case = case_saddle(input), rounds = 5,
                   label = "`boot::saddle.distn()` per year (saddlepoint approximation)"),
     chapter_vectorized = list(case = case_chapter_vectorized(input), rounds = 3,
-                              label = "chapter's vectorized R, `colMeans(matrix(sample(...), 100))`")
+                              label = "chapter's vectorized R, `colMeans(matrix(sample(...), 100))`") # nolint: line_length_linter.
   )
   # warm-up, and repetitions that make each timed run last >= 20 ms
   reps <- lapply(cases, function(cs) {
@@ -310,7 +313,7 @@ main <- function(args = commandArgs(trailingOnly = TRUE)) {
     sprintf("- Data: %s, `%s`: %d (Year, BytesLog2) bins over %d years, %d-%d bins per year",
             data$kind, basename(data$path), nrow(input$yearly), n_years,
             min(lengths(input$x)), max(lengths(input$x))),
-    sprintf("- Workload: %d years, mean of %d draws; the cases that draw replicates draw %s per year",
+    sprintf("- Workload: %d years, mean of %d draws; the cases that draw replicates draw %s per year", # nolint: line_length_linter.
             n_years, exact_bench_sample_size,
             format(exact_bench_n_means, big.mark = " ", scientific = FALSE)),
     "", "## Time and accuracy, side by side", "",
@@ -321,17 +324,17 @@ main <- function(args = commandArgs(trailingOnly = TRUE)) {
           "CPU used by other processes during the case's runs, in cores (2 cores in all);",
           "when it is high, CPU time says more than wall-clock time, and the targets are",
           "judged on CPU time."), "",
-    "| case | rounds | time (median) | CPU time, self + children (median) | others' load, cores | largest quantile error |",
+    "| case | rounds | time (median) | CPU time, self + children (median) | others' load, cores | largest quantile error |", # nolint: line_length_linter.
     "|---|---|---|---|---|---|",
     sprintf("| %s | %d | %s | %s | %.2f | %s |", tab$case, tab$rounds, fmt_s(tab$seconds),
             fmt_s(tab$cpu), tab$others,
             ifelse(rownames(tab) == "exact_dist", "0 (reference)",
                    formatC(tab$err, format = "g", digits = 3))),
     "",
-    sprintf("- Target: exact distribution for all %d years <= 5 ms on one core: **%s** (%s of CPU with `exact_distribution()` per year, R overhead included; %s for the whole `bootstrap_mean(method = \"exact\")` table).",
+    sprintf("- Target: exact distribution for all %d years <= 5 ms on one core: **%s** (%s of CPU with `exact_distribution()` per year, R overhead included; %s for the whole `bootstrap_mean(method = \"exact\")` table).", # nolint: line_length_linter.
             n_years, if (tab["exact_dist", "cpu"] <= 0.005) "met" else "not met",
             fmt_s(tab["exact_dist", "cpu"]), fmt_s(tab["exact_table", "cpu"])),
-    sprintf("- Target: replicates from the exact distribution >= 30x faster per replicate than resampling with sample_size = 100: **%s** (%.1f ns against %.1f ns of CPU per replicate, %.0fx; the engine alone, one worker each, quantiles not timed).",
+    sprintf("- Target: replicates from the exact distribution >= 30x faster per replicate than resampling with sample_size = 100: **%s** (%.1f ns against %.1f ns of CPU per replicate, %.0fx; the engine alone, one worker each, quantiles not timed).", # nolint: line_length_linter.
             if (per_rep_resample / per_rep_exact >= 30) "met" else "not met",
             1e9 * per_rep_exact, 1e9 * per_rep_resample, per_rep_resample / per_rep_exact),
     "",
@@ -343,9 +346,10 @@ main <- function(args = commandArgs(trailingOnly = TRUE)) {
             format(growth$table$points, big.mark = " "), fmt_s(growth$table$seconds),
             1e9 * growth$table$per_point_log),
     "",
-    sprintf("- Growth: time ~ sample_size^%.2f from 100 to 10 000 (least squares on the logs); sample_size x log(sample_size) would give about 1.1, sample_size^2 would give 2.",
+    sprintf("- Growth: time ~ sample_size^%.2f from 100 to 10 000 (least squares on the logs); sample_size x log(sample_size) would give about 1.1, sample_size^2 would give 2.", # nolint: line_length_linter.
             growth$slope),
-    sprintf("- Total run time of this benchmark: %.0f s.", as.numeric(Sys.time()) - as.numeric(started))
+    sprintf("- Total run time of this benchmark: %.0f s.",
+            as.numeric(Sys.time()) - as.numeric(started))
   )
   text <- paste(lines, collapse = "\n")
   cat(text, "\n")

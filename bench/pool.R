@@ -43,14 +43,14 @@ pool_row <- function(case, p, target) {
              `same numbers` = if (p$same) "yes" else "**NO**", check.names = FALSE)
 }
 
-chapter_job <- function(w, means = n_means) {
-  bootstrap_mean(input$yearly, BytesLog2, weight = Files, .by = Year, n_means = means,
+chapter_job <- function(w, means = n_means) { # nolint
+  bootstrap_mean(input$yearly, BytesLog2, weight = Files, .by = Year, n_means = means, # nolint
                  workers = w, seed = 1)
 }
 
-per_year_calls <- function(w, means = n_means) {
-  lapply(seq_along(input$x), function(i) {
-    bootstrap_means(input$x[[i]], input$p[[i]], n_means = means, workers = w, seed = i)
+per_year_calls <- function(w, means = n_means) { # nolint
+  lapply(seq_along(input$x), function(i) { # nolint
+    bootstrap_means(input$x[[i]], input$p[[i]], n_means = means, workers = w, seed = i) # nolint
   })
 }
 
@@ -81,7 +81,7 @@ bench_pool_per_year <- function() {
 bench_pool_tenth <- function() {
   pool_start(2)
   list(rows = pool_row("a job a tenth that size (1e4 means a year)",
-                       paired(function(w) chapter_job(w, n_means / 10)), ">= 1.5x"))
+                       paired(function(w) chapter_job(w, n_means / 10)), ">= 1.5x")) # nolint
 }
 
 # Start-up: pool_stop() then pool_start(2), which spawns the helper, forks
@@ -141,7 +141,7 @@ bench_pool_faults <- function() {
   idx <- seq(1, length(ballast), by = 512)
   chapter_job(2L) # warm
   f0 <- faults()
-  x <- chapter_job(2L)
+  x <- chapter_job(2L) # nolint: object_usage_linter. Kept alive while faults are counted.
   f1 <- faults()
   ballast[idx] <- 2
   f2 <- faults()

@@ -96,8 +96,8 @@ workloads <- list(
   # Diagnostic: the internal C engine alone (job build, kernel, result),
   # without bootstrap_mean()'s argument checks and R-side summaries.
   bootscale_engine = function(input, n_means, workers) {
-    engine <- internal("means_engine")
-    if (is.null(engine)) stop("bootscale has no internal means_engine() any more")
+    engine <- internal("run_means")
+    if (is.null(engine)) stop("bootscale has no internal run_means() any more")
     engine(lapply(input$x, as.double), lapply(input$p, as.double), n_means,
            bench_sample_size, workers, 1)
   },

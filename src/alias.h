@@ -29,10 +29,10 @@ typedef struct {
 
 typedef enum {
   ALIAS_OK = 0,
-  ALIAS_ERR_EMPTY,       /* k < 1 or k > ALIAS_MAX_K */
-  ALIAS_ERR_NONFINITE,   /* NA, NaN or Inf weight */
-  ALIAS_ERR_NEGATIVE,    /* a weight < 0 */
-  ALIAS_ERR_ALL_ZERO     /* no positive weight */
+  ALIAS_ERR_EMPTY,     /* k < 1 or k > ALIAS_MAX_K */
+  ALIAS_ERR_NONFINITE, /* NA, NaN or Inf weight */
+  ALIAS_ERR_NEGATIVE,  /* a weight < 0 */
+  ALIAS_ERR_ALL_ZERO   /* no positive weight */
 } alias_status;
 
 /* Bytes of storage a table over k categories needs. */

@@ -12,19 +12,20 @@
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
-#if !defined(_WIN32)
-#include <sys/resource.h>
-#endif
 
 #include <R.h>
 #include <Rinternals.h>
 
 #include "alias.h"
+#include "blas.h"
 #include "bootscale.h"
 #include "convolve.h"
+#include "group.h"
 #include "kernel.h"
+#include "memory.h"
 #include "pool.h"
 #include "rng.h"
+#include "summary.h"
 
 typedef enum { JOB_MEANS = 1, JOB_DRAWS = 2 } job_kind;
 
@@ -115,67 +116,18 @@ static double scalar_real(SEXP x, const char *what) {
   return REAL(x)[0];
 }
 
-static uint64_t seed_bits(SEXP seed) {
-  return (uint64_t)(int64_t)scalar_real(seed, "seed");
-}
+static uint64_t seed_bits(SEXP seed) { return (uint64_t)(int64_t)scalar_real(seed, "seed"); }
 
-static size_t round64(size_t n) { return (n + 63) / 64 * 64; }
-static size_t round_page(size_t n) { return (n + 4095) / 4096 * 4096; }
-
-/* Builds one group's cells (and pair cells when eligible) into `cells`
- * (k + k2 of them, k2 from kernel_pair_eligible). Returns 0, or -1 with
- * *msg set; frees its own scratch. */
-static int group_build(kernel_cell *cells, const double *x, const double *w, int64_t k,
-                       int paired, const char **msg) {
-  const int64_t k2 = paired ? k * k : 0;
-  const int64_t kmax = paired ? k2 : k;
-  void *tab = malloc(alias_table_bytes(kmax));
-  int32_t *work = (int32_t *)malloc((size_t)kmax * sizeof(int32_t));
-  double *w2 = paired ? (double *)malloc((size_t)k2 * 2 * sizeof(double)) : NULL;
-  int ok = 0;
-  if (!tab || !work || (paired && !w2)) {
-    *msg = "cannot allocate memory for the alias tables";
-    goto out;
-  }
-  alias_table t;
-  alias_init(&t, k, tab);
-  alias_status s = alias_build(&t, w, work);
-  if (s != ALIAS_OK) {
-    *msg = alias_status_message(s);
-    goto out;
-  }
-  kernel_cells_fill(&t, x, cells);
-  if (paired) {
-    double *x2 = w2 + k2;
-    kernel_pair_fill(k, w, x, w2, x2);
-    alias_init(&t, k2, tab);
-    s = alias_build(&t, w2, work);
-    if (s != ALIAS_OK) {
-      *msg = alias_status_message(s);
-      goto out;
-    }
-    kernel_cells_fill(&t, x2, cells + k);
-  }
-  ok = 1;
-out:
-  free(tab);
-  free(work);
-  free(w2);
-  return ok ? 0 : -1;
-}
+/* Lists for R are named, and R reads them by name. */
+#define NAMED_LIST(...) Rf_mkNamed(VECSXP, (const char *[]){__VA_ARGS__, ""})
 
 /* Where the run's marks, output and partial sums go, after the arena. */
 static void job_layout(bs_job *job, int64_t parts) {
-  const size_t marks = round64(job->arena_bytes);
-  job->off_out = round_page(marks + (size_t)job->n_blocks);
-  job->off_partials = round_page(job->off_out + (size_t)job->out_length * job->elt);
-  const size_t partials = parts > 1 ? (size_t)job->n_blocks * sizeof(long double) : 0;
-  job->run_bytes = job->off_partials + partials;
   pool_job_head *h = (pool_job_head *)job->arena;
-  h->marks = marks;
-  h->out = job->off_out;
-  h->partials = job->off_partials;
-  h->n_blocks = job->n_blocks;
+  job->run_bytes = pool_job_layout(h, job->arena_bytes, job->n_blocks,
+                                   (size_t)job->out_length * job->elt, parts > 1);
+  job->off_out = h->out;
+  job->off_partials = h->partials;
 }
 
 SEXP bs_means_job(SEXP values, SEXP weights, SEXP n_means, SEXP sample_size, SEXP seed) {
@@ -185,7 +137,7 @@ SEXP bs_means_job(SEXP values, SEXP weights, SEXP n_means, SEXP sample_size, SEX
   const int64_t n_groups = XLENGTH(values);
   const double nm = scalar_real(n_means, "n_means");
   const double ss = scalar_real(sample_size, "sample_size");
-  if (nm < 1 || nm > 4.5e15 || ss < 1 || ss > 4.5e15)
+  if (nm < 1 || nm > KERNEL_MAX_SAMPLE_SIZE || ss < 1 || ss > KERNEL_MAX_SAMPLE_SIZE)
     Rf_error("bootscale internal error: `n_means` or `sample_size` out of range");
   for (int64_t g = 0; g < n_groups; g++) {
     SEXP x = VECTOR_ELT(values, g), w = VECTOR_ELT(weights, g);
@@ -201,14 +153,14 @@ SEXP bs_means_job(SEXP values, SEXP weights, SEXP n_means, SEXP sample_size, SEX
   /* The arena: head, group records, then each group's cells. */
   size_t bytes = pool_head_bytes();
   const size_t off_groups = bytes;
-  bytes = round64(bytes + (size_t)n_groups * sizeof(pool_job_group));
+  bytes = pool_round64(bytes + (size_t)n_groups * sizeof(pool_job_group));
   int64_t paired = 0;
   for (int64_t g = 0; g < n_groups; g++) {
     SEXP w = VECTOR_ELT(weights, g);
     const int64_t k = XLENGTH(w);
     const int pr = kernel_pair_eligible(k, REAL(w));
     paired += pr;
-    bytes = round64(bytes + (size_t)(k + (pr ? k * k : 0)) * sizeof(kernel_cell));
+    bytes = pool_round64(bytes + (size_t)group_n_cells(k, pr) * sizeof(kernel_cell));
   }
   bs_job *job;
   SEXP xp = PROTECT(job_new(&job));
@@ -225,22 +177,25 @@ SEXP bs_means_job(SEXP values, SEXP weights, SEXP n_means, SEXP sample_size, SEX
   char *base = (char *)job->arena;
   pool_job_head *h = (pool_job_head *)base;
   pool_job_group *pg = (pool_job_group *)(base + off_groups);
-  size_t at = round64(off_groups + (size_t)n_groups * sizeof(pool_job_group));
+  size_t at = pool_round64(off_groups + (size_t)n_groups * sizeof(pool_job_group));
   for (int64_t g = 0; g < n_groups; g++) {
     SEXP x = VECTOR_ELT(values, g), w = VECTOR_ELT(weights, g);
     const int64_t k = XLENGTH(x);
     const int pr = kernel_pair_eligible(k, REAL(w));
-    const char *msg = NULL;
-    if (group_build((kernel_cell *)(base + at), REAL(x), REAL(w), k, pr, &msg) != 0) {
+    alias_status s;
+    const int rc = group_build((kernel_cell *)(base + at), REAL(x), REAL(w), k, pr, NULL, &s);
+    if (rc != 0) {
       job_free(job);
       R_ClearExternalPtr(xp);
-      Rf_error("group %lld: %s", (long long)g + 1, msg);
+      Rf_error("group %lld: %s", (long long)g + 1,
+               rc < 0 ? "cannot allocate memory for the alias tables"
+                      : alias_status_message(s));
     }
     pg[g].k = k;
     pg[g].cells = at;
     pg[g].k2 = pr ? k * k : 0;
     pg[g].cells2 = pr ? at + (size_t)k * sizeof(kernel_cell) : 0;
-    at = round64(at + (size_t)(k + pg[g].k2) * sizeof(kernel_cell));
+    at = pool_round64(at + (size_t)group_n_cells(k, pr) * sizeof(kernel_cell));
   }
   h->magic = POOL_JOB_MAGIC;
   h->kind = POOL_JOB_MEANS;
@@ -278,7 +233,7 @@ SEXP bs_draws_job(SEXP prob, SEXP size, SEXP seed) {
   SEXP xp = PROTECT(job_new(&job));
   job->kind = JOB_DRAWS;
   const size_t off_table = pool_head_bytes();
-  const size_t bytes = round64(off_table + alias_table_bytes(k));
+  const size_t bytes = pool_round64(off_table + alias_table_bytes(k));
   job->arena = calloc(1, bytes);
   int32_t *work = (int32_t *)malloc((size_t)k * sizeof(int32_t));
   if (!job->arena || !work) {
@@ -317,19 +272,20 @@ SEXP bs_draws_job(SEXP prob, SEXP size, SEXP seed) {
   return xp;
 }
 
-/* c(blocks, result length, paired groups, units, blocks per unit, draws
- * of the whole job, bytes of a run's mapping) */
+/* list(n_blocks, length (of the result), paired (groups), n_units,
+ * blocks_per_unit, draws (of the whole job), run_bytes (of a run's
+ * mapping)) */
 SEXP bs_job_info(SEXP xp) {
   bs_job *job = job_get(xp);
   const pool_job_head *h = (const pool_job_head *)job->arena;
-  SEXP out = PROTECT(Rf_allocVector(REALSXP, 7));
-  REAL(out)[0] = (double)job->n_blocks;
-  REAL(out)[1] = (double)job->out_length;
-  REAL(out)[2] = (double)job->paired;
-  REAL(out)[3] = (double)job->n_units;
-  REAL(out)[4] = (double)job->bpu;
-  REAL(out)[5] = (double)job->out_length * (job->kind == JOB_MEANS ? (double)h->sample_size : 1.0);
-  REAL(out)[6] = (double)job->run_bytes;
+  const double draws =
+      (double)job->out_length * (job->kind == JOB_MEANS ? (double)h->sample_size : 1.0);
+  const double v[] = {(double)job->n_blocks, (double)job->out_length, (double)job->paired,
+                      (double)job->n_units,  (double)job->bpu,        draws,
+                      (double)job->run_bytes};
+  SEXP out = PROTECT(NAMED_LIST("n_blocks", "length", "paired", "n_units", "blocks_per_unit",
+                                "draws", "run_bytes"));
+  for (int i = 0; i < 7; i++) SET_VECTOR_ELT(out, i, Rf_ScalarReal(v[i]));
   UNPROTECT(1);
   return out;
 }
@@ -361,9 +317,9 @@ static void unit_span(const bs_job *job, int64_t from, int64_t to, int64_t *firs
   *len = lf + ln - f;
 }
 
-/* A failure as R gets it: list(what failed and why, errno). */
+/* A failure as R gets it: list(message: what failed and why, errno). */
 static SEXP failure(const char *what, int err) {
-  SEXP out = PROTECT(Rf_allocVector(VECSXP, 2));
+  SEXP out = PROTECT(NAMED_LIST("message", "errno"));
   SET_VECTOR_ELT(out, 0, Rf_mkString(what));
   SET_VECTOR_ELT(out, 1, Rf_ScalarInteger(err));
   UNPROTECT(1);
@@ -384,8 +340,8 @@ SEXP bs_job_start(SEXP xp, SEXP processes, SEXP from, SEXP to, SEXP hook, SEXP t
   pool_client *c = session_pool();
   if (p < 0 || (p > 0 && !pool_client_alive(c)) || p > c->n)
     Rf_error("bootscale internal error: no pool for %.0f worker processes", p);
-  const char *dir = (TYPEOF(tmpdir) == STRSXP && XLENGTH(tmpdir) == 1)
-                        ? CHAR(STRING_ELT(tmpdir, 0)) : NULL;
+  const char *dir =
+      (TYPEOF(tmpdir) == STRSXP && XLENGTH(tmpdir) == 1) ? CHAR(STRING_ELT(tmpdir, 0)) : NULL;
   int err = pool_run_map(&job->run, job->run_bytes, p > 0, dir);
   if (err) return failure(job->run.failure, err);
   job->mapped = 1;
@@ -398,10 +354,15 @@ SEXP bs_job_start(SEXP xp, SEXP processes, SEXP from, SEXP to, SEXP hook, SEXP t
   h->completed = 0;
   h->hook_action = POOL_HOOK_NONE;
   if (hook != R_NilValue) {
-    if (!Rf_isReal(hook) || XLENGTH(hook) != 3) Rf_error("bootscale internal error: bad test hook");
-    h->hook_action = (int32_t)REAL(hook)[0];
-    h->hook_block = (int64_t)REAL(hook)[1];
-    h->hook_seconds = REAL(hook)[2];
+    /* list(action = name, block = 0-based, seconds) */
+    SEXP act = TYPEOF(hook) == VECSXP && XLENGTH(hook) == 3 ? VECTOR_ELT(hook, 0) : R_NilValue;
+    const int a = TYPEOF(act) == STRSXP && XLENGTH(act) == 1
+                      ? pool_hook_parse(CHAR(STRING_ELT(act, 0)))
+                      : -1;
+    if (a < 0) Rf_error("bootscale internal error: bad test hook");
+    h->hook_action = (int32_t)a;
+    h->hook_block = (int64_t)scalar_real(VECTOR_ELT(hook, 1), "block");
+    h->hook_seconds = scalar_real(VECTOR_ELT(hook, 2), "seconds");
   }
   job->unit_from = (int64_t)f;
   job->unit_to = (int64_t)t;
@@ -429,9 +390,9 @@ SEXP bs_job_start(SEXP xp, SEXP processes, SEXP from, SEXP to, SEXP hook, SEXP t
   return R_NilValue;
 }
 
-/* Works on the run for about budget_ms, then reports list(state, blocks
- * done, failure): state 0 running, 1 done, 2 failed (the run is released,
- * nothing of it is kept). */
+/* Works on the run for about budget_ms, then reports list(state, progress
+ * (blocks done), failure): state "running", "done" or "failed" (the run is
+ * then released, nothing of it is kept). */
 SEXP bs_job_step(SEXP xp, SEXP budget_ms, SEXP wait_ms) {
   bs_job *job = job_get(xp);
   if (!job->mapped) Rf_error("bootscale internal error: the job is not running");
@@ -440,8 +401,8 @@ SEXP bs_job_step(SEXP xp, SEXP budget_ms, SEXP wait_ms) {
   pool_state st = pool_run_step(job->run.shared ? session_pool() : NULL, &job->run, job_block,
                                 job, budget, (int)wait);
   const double progress = (double)pool_run_progress(&job->run);
-  SEXP out = PROTECT(Rf_allocVector(VECSXP, 3));
-  SET_VECTOR_ELT(out, 0, Rf_ScalarInteger((int)st));
+  SEXP out = PROTECT(NAMED_LIST("state", "progress", "failure"));
+  SET_VECTOR_ELT(out, 0, Rf_mkString(pool_state_name(st)));
   SET_VECTOR_ELT(out, 1, Rf_ScalarReal(progress));
   SET_VECTOR_ELT(out, 2, Rf_mkString(st == POOL_FAILED ? job->run.failure : ""));
   if (st == POOL_FAILED) job_end_run(job);
@@ -485,7 +446,8 @@ static void copy_out(bs_job *job, void *dst, int64_t first, int64_t len) {
 
 static bs_job *complete_job(SEXP xp) {
   bs_job *job = job_get(xp);
-  if (!job->mapped || !job->complete) Rf_error("bootscale internal error: the job is not complete");
+  if (!job->mapped || !job->complete)
+    Rf_error("bootscale internal error: the job is not complete");
   return job;
 }
 
@@ -515,7 +477,7 @@ SEXP bs_job_finish_means(SEXP xp, SEXP n_groups, SEXP probs, SEXP keep_samples) 
     Rf_error("bootscale internal error: no complete means to summarise");
   const int keep = Rf_asLogical(keep_samples) == TRUE;
   const int64_t ng = job->n_groups, nm = job->means.n_means;
-  SEXP out = PROTECT(Rf_allocVector(VECSXP, 2));
+  SEXP out = PROTECT(NAMED_LIST("stats", "samples"));
   SEXP stats = Rf_allocMatrix(REALSXP, 4, (int)ng);
   SET_VECTOR_ELT(out, 0, stats);
   SEXP samples = keep ? Rf_allocVector(VECSXP, (R_xlen_t)ng) : R_NilValue;
@@ -529,9 +491,9 @@ SEXP bs_job_finish_means(SEXP xp, SEXP n_groups, SEXP probs, SEXP keep_samples) 
       SET_VECTOR_ELT(samples, (R_xlen_t)g, Rf_allocVector(REALSXP, (R_xlen_t)nm));
       double *dst = REAL(VECTOR_ELT(samples, (R_xlen_t)g));
       copy_out(job, dst, g * nm, nm);
-      kernel_summary_const(dst, nm, REAL(probs)[0], REAL(probs)[1], hist, REAL(stats) + 4 * g);
+      summary_means_const(dst, nm, REAL(probs)[0], REAL(probs)[1], hist, REAL(stats) + 4 * g);
     } else {
-      kernel_summary(v, nm, 1, REAL(probs)[0], REAL(probs)[1], v, REAL(stats) + 4 * g);
+      summary_means(v, nm, 1, REAL(probs)[0], REAL(probs)[1], v, REAL(stats) + 4 * g);
       pool_run_discard(&job->run, job->off_out + (size_t)(g * nm) * sizeof(double),
                        (size_t)nm * sizeof(double));
     }
@@ -568,7 +530,7 @@ SEXP bs_pool_stop(void) {
   return R_NilValue;
 }
 
-/* list(alive, owner, helper, worker pids, calls, owned_here) */
+/* list(alive, owner, helper, pids (of the workers), calls, owned_here) */
 SEXP bs_pool_status(void) {
   pool_client *c = session_pool();
   const int alive = pool_client_alive(c);
@@ -576,7 +538,7 @@ SEXP bs_pool_status(void) {
    * reaped rather than left a zombie until the next call. */
   if (!alive && c->owner != 0 && c->owner == getpid()) pool_client_stop(c);
   const int mine = c->owner != 0 && c->owner == getpid();
-  SEXP out = PROTECT(Rf_allocVector(VECSXP, 6));
+  SEXP out = PROTECT(NAMED_LIST("alive", "owner", "helper", "pids", "calls", "owned_here"));
   SET_VECTOR_ELT(out, 0, Rf_ScalarLogical(alive));
   SET_VECTOR_ELT(out, 1, Rf_ScalarInteger((int)c->owner));
   SET_VECTOR_ELT(out, 2, Rf_ScalarInteger(mine ? (int)c->helper : NA_INTEGER));
@@ -589,6 +551,8 @@ SEXP bs_pool_status(void) {
   return out;
 }
 
+/* ---- summaries ---- */
+
 /* mean, sd and two quantiles of each of n_groups equal parts of x[0..len) */
 static SEXP summarise(const double *x, R_xlen_t len, SEXP n_groups, SEXP probs) {
   if (!Rf_isReal(probs) || XLENGTH(probs) != 2)
@@ -599,7 +563,7 @@ static SEXP summarise(const double *x, R_xlen_t len, SEXP n_groups, SEXP probs) 
   const int64_t n = (int64_t)(len / (R_xlen_t)g);
   double *scratch = (double *)R_alloc((size_t)n, sizeof(double));
   SEXP out = PROTECT(Rf_allocMatrix(REALSXP, 4, (int)g));
-  kernel_summary(x, n, (int64_t)g, REAL(probs)[0], REAL(probs)[1], scratch, REAL(out));
+  summary_means(x, n, (int64_t)g, REAL(probs)[0], REAL(probs)[1], scratch, REAL(out));
   UNPROTECT(1);
   return out;
 }
@@ -628,35 +592,120 @@ SEXP bs_group_sums(SEXP v, SEXP id, SEXP n_groups) {
   const double ng = scalar_real(n_groups, "n_groups");
   if (ng < 0 || ng > (double)R_XLEN_T_MAX)
     Rf_error("bootscale internal error: bad number of groups");
-  const R_xlen_t n = (R_xlen_t)ng, len = XLENGTH(v);
-  const double *x = REAL(v);
-  const int *g = INTEGER(id);
+  const R_xlen_t n = (R_xlen_t)ng;
   long double *acc = (long double *)R_alloc((size_t)n + 1, sizeof(long double));
   unsigned char *na = (unsigned char *)R_alloc((size_t)n + 1, 1);
-  for (R_xlen_t j = 0; j < n; j++) {
-    acc[j] = 0;
-    na[j] = 0;
-  }
-  for (R_xlen_t i = 0; i < len; i++) {
-    if (g[i] < 1 || g[i] > n) Rf_error("bootscale internal error: group id out of range");
-    const R_xlen_t j = g[i] - 1;
-    if (ISNAN(x[i])) {
-      if (R_IsNA(x[i])) na[j] = 2;
-      else if (!na[j]) na[j] = 1;
-    } else {
-      acc[j] += x[i];
-    }
-  }
   SEXP out = PROTECT(Rf_allocVector(REALSXP, n));
-  double *o = REAL(out);
-  for (R_xlen_t j = 0; j < n; j++) o[j] = na[j] == 2 ? NA_REAL : na[j] == 1 ? R_NaN : (double)acc[j];
+  if (summary_group_sums(REAL(v), INTEGER(id), XLENGTH(v), n, acc, na, NA_REAL, R_NaN,
+                         REAL(out)))
+    Rf_error("bootscale internal error: group id out of range");
   UNPROTECT(1);
   return out;
 }
 
-/* ---- internals exposed for tests ---------------------------------------- */
+/* ---- platform: fork, memory and BLAS ---- */
 
-SEXP bs_alias_probs(SEXP weights) {
+SEXP bs_fork_available(void) { return Rf_ScalarLogical(pool_available()); }
+
+/* list(physical (memory), address_space (the limit RLIMIT_AS)) in bytes;
+ * NA when unknown or unlimited. */
+SEXP bs_memory_limits(void) {
+  const double v[2] = {memory_physical(), memory_as_limit()};
+  SEXP out = PROTECT(NAMED_LIST("physical", "address_space"));
+  for (int i = 0; i < 2; i++) SET_VECTOR_ELT(out, i, Rf_ScalarReal(v[i] < 0 ? NA_REAL : v[i]));
+  UNPROTECT(1);
+  return out;
+}
+
+/* list(reset, rss, peak, children_peak): reset is 0 when the peak was reset,
+ * an errno value when resetting failed, NA when not asked; sizes in bytes,
+ * NA when unknown. */
+SEXP bs_memory_snapshot(SEXP reset) {
+  double status = NA_REAL;
+  if (Rf_asLogical(reset) == TRUE) status = (double)memory_reset_peak();
+  const double v[4] = {status, memory_rss(), memory_peak(), memory_children_peak()};
+  SEXP out = PROTECT(NAMED_LIST("reset", "rss", "peak", "children_peak"));
+  SET_VECTOR_ELT(out, 0, Rf_ScalarReal(v[0]));
+  for (int i = 1; i < 4; i++) SET_VECTOR_ELT(out, i, Rf_ScalarReal(v[i] < 0 ? NA_REAL : v[i]));
+  UNPROTECT(1);
+  return out;
+}
+
+static SEXP string_or_na(const char *s) {
+  return s ? Rf_mkString(s) : Rf_ScalarString(NA_STRING);
+}
+
+/* list(vendor, threads, max_threads, config, corename); NA where unknown. */
+SEXP bs_blas_info(SEXP path) {
+  const char *p = NULL;
+  if (TYPEOF(path) == STRSXP && XLENGTH(path) == 1 && STRING_ELT(path, 0) != NA_STRING)
+    p = CHAR(STRING_ELT(path, 0));
+  const blas_vendor v = blas_detect(p);
+  const int threads = blas_get_threads(), max = blas_max_threads();
+  SEXP out = PROTECT(NAMED_LIST("vendor", "threads", "max_threads", "config", "corename"));
+  SET_VECTOR_ELT(out, 0,
+                 v == BLAS_UNKNOWN ? Rf_ScalarString(NA_STRING)
+                                   : Rf_mkString(blas_vendor_name(v)));
+  SET_VECTOR_ELT(out, 1, Rf_ScalarInteger(threads < 0 ? NA_INTEGER : threads));
+  SET_VECTOR_ELT(out, 2, Rf_ScalarInteger(max < 0 ? NA_INTEGER : max));
+  SET_VECTOR_ELT(out, 3, string_or_na(blas_config()));
+  SET_VECTOR_ELT(out, 4, string_or_na(blas_corename()));
+  UNPROTECT(1);
+  return out;
+}
+
+/* TRUE when the thread count was set; call bs_blas_info first. */
+SEXP bs_blas_set_threads(SEXP n) {
+  const double t = scalar_real(n, "n");
+  if (t < 1 || t > 1e6) Rf_error("bootscale internal error: `n` out of range");
+  return Rf_ScalarLogical(blas_set_threads((int)t) == 0);
+}
+
+/* ---- constants: defined in C, read once by R at load ---- */
+
+/* list(rng (the generator's name), max_workers (of the pool),
+ * max_sample_size, block_means (replicates per block), block_draws) */
+SEXP bs_constants(void) {
+  SEXP out = PROTECT(
+      NAMED_LIST("rng", "max_workers", "max_sample_size", "block_means", "block_draws"));
+  SET_VECTOR_ELT(out, 0, Rf_mkString(RNG_NAME));
+  SET_VECTOR_ELT(out, 1, Rf_ScalarInteger(POOL_MAX_WORKERS));
+  SET_VECTOR_ELT(out, 2, Rf_ScalarReal(KERNEL_MAX_SAMPLE_SIZE));
+  SET_VECTOR_ELT(out, 3, Rf_ScalarReal((double)KERNEL_BLOCK_MEANS));
+  SET_VECTOR_ELT(out, 4, Rf_ScalarReal((double)KERNEL_BLOCK_DRAWS));
+  UNPROTECT(1);
+  return out;
+}
+
+/* ---- exact bootstrap: distribution of the mean on a lattice ------------- */
+
+/* The probabilities of the n(k-1)+1 lattice points of the sum of
+ * sample_size draws, from values at whole positions pos (0..k-1) with
+ * weights w. R/exact.R has checked the lattice and the support's size. */
+SEXP bs_exact_distribution(SEXP pos, SEXP w, SEXP k, SEXP sample_size) {
+  if (!Rf_isReal(pos) || !Rf_isReal(w) || XLENGTH(pos) != XLENGTH(w) || XLENGTH(pos) < 1)
+    Rf_error("bootscale internal error: `pos` and `w` must be double vectors of one length");
+  const double kk = scalar_real(k, "k"), ss = scalar_real(sample_size, "sample_size");
+  if (kk < 1 || kk > (double)CONVOLVE_MAX_SUPPORT || ss < 1 || ss > KERNEL_MAX_SAMPLE_SIZE)
+    Rf_error("bootscale internal error: `k` or `sample_size` out of range");
+  const int64_t support = convolve_support((int64_t)kk, (int64_t)ss);
+  if (support < 0) Rf_error("%s", convolve_status_message(CONVOLVE_ERR_TOO_LARGE));
+  double *p = (double *)R_alloc((size_t)kk, sizeof(double));
+  if (convolve_lattice_pmf(REAL(pos), REAL(w), XLENGTH(pos), (int64_t)kk, p) != 0)
+    Rf_error("bootscale internal error: a lattice position is outside 0..k-1");
+  const size_t bytes = convolve_work_bytes((int64_t)kk, (int64_t)ss);
+  void *work = bytes ? R_alloc(bytes, 1) : NULL;
+  SEXP out = PROTECT(Rf_allocVector(REALSXP, (R_xlen_t)support));
+  const convolve_status s = convolve_power(p, (int64_t)kk, (int64_t)ss, REAL(out), work);
+  if (s != CONVOLVE_OK) Rf_error("%s", convolve_status_message(s));
+  UNPROTECT(1);
+  return out;
+}
+
+/* ---- test-only entry points (bs_test_*): tests/testthat reaches the pure
+ * modules through these; nothing in R/ calls them ---------------------- */
+
+SEXP bs_test_alias_probs(SEXP weights) {
   if (!Rf_isReal(weights) || XLENGTH(weights) < 1)
     Rf_error("bootscale internal error: `weights` must be a non-empty double vector");
   const int64_t k = XLENGTH(weights);
@@ -687,7 +736,7 @@ static SEXP hex_outputs(rng_state *st, int n) {
   return out;
 }
 
-SEXP bs_rng_head(SEXP state, SEXP n) {
+SEXP bs_test_rng_head(SEXP state, SEXP n) {
   if (TYPEOF(state) != STRSXP || XLENGTH(state) != 4)
     Rf_error("`state` must be four hexadecimal strings");
   rng_state st;
@@ -695,7 +744,7 @@ SEXP bs_rng_head(SEXP state, SEXP n) {
   return hex_outputs(&st, Rf_asInteger(n));
 }
 
-SEXP bs_splitmix_head(SEXP seed, SEXP n) {
+SEXP bs_test_splitmix_head(SEXP seed, SEXP n) {
   if (TYPEOF(seed) != STRSXP || XLENGTH(seed) != 1)
     Rf_error("`seed` must be one hexadecimal string");
   uint64_t x = parse_hex(seed, 0);
@@ -710,54 +759,10 @@ SEXP bs_splitmix_head(SEXP seed, SEXP n) {
   return out;
 }
 
-SEXP bs_rng_stream_head(SEXP seed, SEXP group, SEXP block, SEXP n) {
+SEXP bs_test_rng_stream_head(SEXP seed, SEXP group, SEXP block, SEXP n) {
   rng_state st = rng_stream(seed_bits(seed), (uint64_t)scalar_real(group, "group"),
                             (uint64_t)scalar_real(block, "block"));
   return hex_outputs(&st, Rf_asInteger(n));
-}
-
-SEXP bs_fork_available(void) { return Rf_ScalarLogical(pool_available()); }
-
-SEXP bs_physical_memory(void) {
-#if defined(_SC_PHYS_PAGES) && defined(_SC_PAGESIZE)
-  long pages = sysconf(_SC_PHYS_PAGES), size = sysconf(_SC_PAGESIZE);
-  if (pages > 0 && size > 0) return Rf_ScalarReal((double)pages * (double)size);
-#endif
-  return Rf_ScalarReal(NA_REAL);
-}
-
-/* c(physical memory, the address-space limit RLIMIT_AS) in bytes; NA when
- * unknown or unlimited. */
-SEXP bs_memory_limits(void) {
-  SEXP out = PROTECT(Rf_allocVector(REALSXP, 2));
-  REAL(out)[0] = REAL(bs_physical_memory())[0];
-  REAL(out)[1] = NA_REAL;
-#if !defined(_WIN32)
-  struct rlimit rl;
-  if (getrlimit(RLIMIT_AS, &rl) == 0 && rl.rlim_cur != RLIM_INFINITY)
-    REAL(out)[1] = (double)rl.rlim_cur;
-#endif
-  UNPROTECT(1);
-  return out;
-}
-
-/* ---- memory and BLAS ---- */
-
-#include "blas.h"
-#include "memory.h"
-
-/* c(reset, rss, peak, children_peak): reset is 0 when the peak was reset,
- * an errno value when resetting failed, NA when not asked; sizes in bytes,
- * NA when unknown. */
-SEXP bs_memory_snapshot(SEXP reset) {
-  double status = NA_REAL;
-  if (Rf_asLogical(reset) == TRUE) status = (double)memory_reset_peak();
-  const double v[4] = {status, memory_rss(), memory_peak(), memory_children_peak()};
-  SEXP out = PROTECT(Rf_allocVector(REALSXP, 4));
-  REAL(out)[0] = v[0];
-  for (int i = 1; i < 4; i++) REAL(out)[i] = v[i] < 0 ? NA_REAL : v[i];
-  UNPROTECT(1);
-  return out;
 }
 
 static size_t byte_count(SEXP bytes) {
@@ -766,71 +771,17 @@ static size_t byte_count(SEXP bytes) {
   return (size_t)b;
 }
 
-SEXP bs_memory_touch(SEXP bytes) {
+SEXP bs_test_memory_touch(SEXP bytes) {
   const size_t n = byte_count(bytes);
   const int err = memory_touch(n);
   if (err) Rf_error("cannot allocate %.0f bytes: %s", (double)n, strerror(err));
   return R_NilValue;
 }
 
-SEXP bs_memory_child(SEXP bytes) {
+SEXP bs_test_memory_child(SEXP bytes) {
   const size_t n = byte_count(bytes);
   const int err = memory_fork_touch(n);
   if (err > 0) Rf_error("cannot fork a child: %s", strerror(err));
   if (err < 0) Rf_error("the child that touches %.0f bytes failed", (double)n);
   return R_NilValue;
-}
-
-static SEXP string_or_na(const char *s) {
-  return s ? Rf_mkString(s) : Rf_ScalarString(NA_STRING);
-}
-
-/* list(vendor, threads, max_threads, config, corename); NA where unknown. */
-SEXP bs_blas_info(SEXP path) {
-  const char *p = NULL;
-  if (TYPEOF(path) == STRSXP && XLENGTH(path) == 1 && STRING_ELT(path, 0) != NA_STRING)
-    p = CHAR(STRING_ELT(path, 0));
-  const blas_vendor v = blas_detect(p);
-  const int threads = blas_get_threads(), max = blas_max_threads();
-  SEXP out = PROTECT(Rf_allocVector(VECSXP, 5));
-  SET_VECTOR_ELT(out, 0, v == BLAS_UNKNOWN ? Rf_ScalarString(NA_STRING)
-                                           : Rf_mkString(blas_vendor_name(v)));
-  SET_VECTOR_ELT(out, 1, Rf_ScalarInteger(threads < 0 ? NA_INTEGER : threads));
-  SET_VECTOR_ELT(out, 2, Rf_ScalarInteger(max < 0 ? NA_INTEGER : max));
-  SET_VECTOR_ELT(out, 3, string_or_na(blas_config()));
-  SET_VECTOR_ELT(out, 4, string_or_na(blas_corename()));
-  UNPROTECT(1);
-  return out;
-}
-
-/* TRUE when the thread count was set; call bs_blas_info first. */
-SEXP bs_blas_set_threads(SEXP n) {
-  const double t = scalar_real(n, "n");
-  if (t < 1 || t > 1e6) Rf_error("bootscale internal error: `n` out of range");
-  return Rf_ScalarLogical(blas_set_threads((int)t) == 0);
-}
-
-/* ---- exact bootstrap: distribution of the mean on a lattice ------------- */
-
-/* The probabilities of the n(k-1)+1 lattice points of the sum of
- * sample_size draws, from values at whole positions pos (0..k-1) with
- * weights w. R/exact.R has checked the lattice and the support's size. */
-SEXP bs_exact_distribution(SEXP pos, SEXP w, SEXP k, SEXP sample_size) {
-  if (!Rf_isReal(pos) || !Rf_isReal(w) || XLENGTH(pos) != XLENGTH(w) || XLENGTH(pos) < 1)
-    Rf_error("bootscale internal error: `pos` and `w` must be double vectors of one length");
-  const double kk = scalar_real(k, "k"), ss = scalar_real(sample_size, "sample_size");
-  if (kk < 1 || kk > (double)CONVOLVE_MAX_SUPPORT || ss < 1 || ss > 4.5e15)
-    Rf_error("bootscale internal error: `k` or `sample_size` out of range");
-  const int64_t support = convolve_support((int64_t)kk, (int64_t)ss);
-  if (support < 0) Rf_error("%s", convolve_status_message(CONVOLVE_ERR_TOO_LARGE));
-  double *p = (double *)R_alloc((size_t)kk, sizeof(double));
-  if (convolve_lattice_pmf(REAL(pos), REAL(w), XLENGTH(pos), (int64_t)kk, p) != 0)
-    Rf_error("bootscale internal error: a lattice position is outside 0..k-1");
-  const size_t bytes = convolve_work_bytes((int64_t)kk, (int64_t)ss);
-  void *work = bytes ? R_alloc(bytes, 1) : NULL;
-  SEXP out = PROTECT(Rf_allocVector(REALSXP, (R_xlen_t)support));
-  const convolve_status s = convolve_power(p, (int64_t)kk, (int64_t)ss, REAL(out), work);
-  if (s != CONVOLVE_OK) Rf_error("%s", convolve_status_message(s));
-  UNPROTECT(1);
-  return out;
 }

@@ -47,8 +47,8 @@ static struct {
   void_int_fn set_threads;
   str_void_fn config;
   str_void_fn corename;
-  backend_fn backend;  /* FlexiBLAS */
-  version_fn version;  /* MKL */
+  backend_fn backend; /* FlexiBLAS */
+  version_fn version; /* MKL */
 } found;
 
 static char text[256];
@@ -112,13 +112,9 @@ blas_vendor blas_detect(const char *path) {
   return BLAS_UNKNOWN;
 }
 
-int blas_get_threads(void) {
-  return found.get_threads ? found.get_threads() : -1;
-}
+int blas_get_threads(void) { return found.get_threads ? found.get_threads() : -1; }
 
-int blas_max_threads(void) {
-  return found.num_procs ? found.num_procs() : -1;
-}
+int blas_max_threads(void) { return found.num_procs ? found.num_procs() : -1; }
 
 int blas_set_threads(int n) {
   if (!found.set_threads || n < 1) return -1;
@@ -141,8 +137,6 @@ const char *blas_config(void) {
   return NULL;
 }
 
-const char *blas_corename(void) {
-  return found.corename ? found.corename() : NULL;
-}
+const char *blas_corename(void) { return found.corename ? found.corename() : NULL; }
 
 #endif

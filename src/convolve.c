@@ -41,7 +41,7 @@ static void make_twiddles(double *w, int64_t len) {
     } else if (k <= q) { /* angle pi/2 - phi */
       w[2 * k] = -w[2 * (q - k) + 1];
       w[2 * k + 1] = -w[2 * (q - k)];
-    } else {             /* angle pi/2 + phi */
+    } else { /* angle pi/2 + phi */
       w[2 * k] = w[2 * (k - q) + 1];
       w[2 * k + 1] = -w[2 * (k - q)];
     }
@@ -229,8 +229,7 @@ convolve_status convolve_power(const double *p, int64_t k, int64_t n, double *ou
   return CONVOLVE_OK;
 }
 
-int convolve_lattice_pmf(const double *pos, const double *w, int64_t m, int64_t k,
-                         double *p) {
+int convolve_lattice_pmf(const double *pos, const double *w, int64_t m, int64_t k, double *p) {
   for (int64_t i = 0; i < k; i++) p[i] = 0.0;
   for (int64_t i = 0; i < m; i++) {
     const double q = pos[i];

@@ -43,13 +43,11 @@ int64_t convolve_support(int64_t k, int64_t n);
 size_t convolve_work_bytes(int64_t k, int64_t n);
 /* out[0..n(k-1)] = the n-fold convolution of p / sum(p). work: at least
  * convolve_work_bytes(k, n) bytes, 8-byte aligned. */
-convolve_status convolve_power(const double *p, int64_t k, int64_t n, double *out,
-                               void *work);
+convolve_status convolve_power(const double *p, int64_t k, int64_t n, double *out, void *work);
 /* Probabilities of lattice points from m values at integer positions pos[i]
  * in 0..k-1 with weights w[i]: p[pos] accumulates w (p has k doubles). Returns
  * 0, or -1 when a position is outside 0..k-1 or not a whole number. */
-int convolve_lattice_pmf(const double *pos, const double *w, int64_t m, int64_t k,
-                         double *p);
+int convolve_lattice_pmf(const double *pos, const double *w, int64_t m, int64_t k, double *p);
 const char *convolve_status_message(convolve_status s);
 
 #endif

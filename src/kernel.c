@@ -1,7 +1,6 @@
 #include "kernel.h"
 
 #include <math.h>
-#include <string.h>
 
 #include "rng.h"
 
@@ -32,8 +31,7 @@ int kernel_pair_eligible(int64_t k, const double *w) {
   return 1;
 }
 
-void kernel_pair_fill(int64_t k, const double *w, const double *x,
-                      double *w2, double *x2) {
+void kernel_pair_fill(int64_t k, const double *w, const double *x, double *w2, double *x2) {
   double wmax = 0.0;
   for (int64_t i = 0; i < k; i++)
     if (w[i] > wmax) wmax = w[i];
@@ -63,8 +61,41 @@ static inline double cell_draw(uint64_t k, const kernel_cell *cells, uint64_t r)
   return c->value[frac >= c->threshold];
 }
 
+/* How n draws of a group go: with pairs, each step draws two values from
+ * the pair table (k2 cells) and an odd n ends with one single draw (tail);
+ * without, one draw a step from the k cells. */
+typedef struct {
+  uint64_t k1, kk;
+  const kernel_cell *c1, *cc;
+  int64_t steps;
+  int paired, tail;
+} draw_plan;
+
+static inline draw_plan plan_draws(const kernel_group *grp, int64_t n) {
+  draw_plan p;
+  p.k1 = (uint64_t)grp->k;
+  p.c1 = grp->cells;
+  p.paired = grp->k2 > 0;
+  p.kk = p.paired ? (uint64_t)grp->k2 : p.k1;
+  p.cc = p.paired ? grp->cells2 : p.c1;
+  p.steps = p.paired ? n / 2 : n;
+  p.tail = p.paired && (n % 2);
+  return p;
+}
+
 static int64_t blocks_per_group(const kernel_means_job *job) {
   return (job->n_means + KERNEL_BLOCK_MEANS - 1) / KERNEL_BLOCK_MEANS;
+}
+
+/* Classic layout: block b is block j of group g, replicates [from, to). */
+static inline void classic_block(const kernel_means_job *job, int64_t b, int64_t *g,
+                                 int64_t *j, int64_t *from, int64_t *to) {
+  const int64_t bpg = blocks_per_group(job);
+  *g = b / bpg;
+  *j = b % bpg;
+  *from = *j * KERNEL_BLOCK_MEANS;
+  *to = *from + KERNEL_BLOCK_MEANS;
+  if (*to > job->n_means) *to = job->n_means;
 }
 
 int64_t kernel_means_parts(int64_t sample_size) {
@@ -95,11 +126,8 @@ void kernel_means_unit_span(const kernel_means_job *job, int64_t unit, int64_t *
     *n = 1;
     return;
   }
-  const int64_t bpg = blocks_per_group(job);
-  const int64_t g = unit / bpg, j = unit % bpg;
-  const int64_t from = j * KERNEL_BLOCK_MEANS;
-  int64_t to = from + KERNEL_BLOCK_MEANS;
-  if (to > job->n_means) to = job->n_means;
+  int64_t g, j, from, to;
+  classic_block(job, unit, &g, &j, &from, &to);
   *first = g * job->n_means + from;
   *n = to - from;
 }
@@ -119,14 +147,12 @@ static long double long_part_sum(const kernel_means_job *job, int64_t block) {
   const uint64_t key = ((uint64_t)r * (uint64_t)parts + (uint64_t)p) * 2;
   rng_state a = rng_stream(job->seed, KERNEL_LONG_GROUP + (uint64_t)g, key);
   rng_state b = rng_stream(job->seed, KERNEL_LONG_GROUP + (uint64_t)g, key + 1);
-  const uint64_t k1 = (uint64_t)grp->k;
-  const kernel_cell *c1 = grp->cells;
   /* KERNEL_PART_DRAWS is even: only the last part can have an odd count. */
-  const int paired = grp->k2 > 0;
-  const uint64_t kk = paired ? (uint64_t)grp->k2 : k1;
-  const kernel_cell *cc = paired ? grp->cells2 : c1;
-  const int64_t steps = paired ? nd / 2 : nd;
-  const int tail = paired && (nd % 2);
+  const draw_plan dp = plan_draws(grp, nd);
+  const uint64_t k1 = dp.k1, kk = dp.kk;
+  const kernel_cell *c1 = dp.c1, *cc = dp.cc;
+  const int64_t steps = dp.steps;
+  const int paired = dp.paired, tail = dp.tail;
   long double sa = 0.0L, sb = 0.0L;
   int64_t d = 0;
   for (; d + 1 < steps; d += 2) {
@@ -157,18 +183,16 @@ void kernel_means_reduce(const kernel_means_job *job, int64_t from, int64_t to, 
 void kernel_means_block(const kernel_means_job *job, int64_t block) {
   const int64_t parts = kernel_means_parts(job->sample_size);
   if (parts == 1) { /* one part: the replicate's mean at once */
-    job->out[block] = (double)(long_part_sum(job, block) * (1.0L / (long double)job->sample_size));
+    job->out[block] =
+        (double)(long_part_sum(job, block) * (1.0L / (long double)job->sample_size));
     return;
   }
   if (parts > 1) {
     job->partials[block] = long_part_sum(job, block);
     return;
   }
-  const int64_t bpg = blocks_per_group(job);
-  const int64_t g = block / bpg, j = block % bpg;
-  const int64_t from = j * KERNEL_BLOCK_MEANS;
-  int64_t to = from + KERNEL_BLOCK_MEANS;
-  if (to > job->n_means) to = job->n_means;
+  int64_t g, j, from, to;
+  classic_block(job, block, &g, &j, &from, &to);
 
   const kernel_group *grp = &job->groups[g];
   const int64_t ss = job->sample_size;
@@ -177,15 +201,11 @@ void kernel_means_block(const kernel_means_job *job, int64_t block) {
   rng_state a = rng_stream(job->seed, (uint64_t)g, 2 * (uint64_t)j);
   rng_state b = rng_stream(job->seed, (uint64_t)g, 2 * (uint64_t)j + 1);
 
-  const uint64_t k1 = (uint64_t)grp->k;
-  const kernel_cell *c1 = grp->cells;
-  /* With pairs, each step draws two values from the pair table; an odd
-   * sample size ends with one single draw. */
-  const int paired = grp->k2 > 0;
-  const uint64_t kk = paired ? (uint64_t)grp->k2 : k1;
-  const kernel_cell *cc = paired ? grp->cells2 : c1;
-  const int64_t steps = paired ? ss / 2 : ss;
-  const int tail = paired && (ss % 2);
+  const draw_plan dp = plan_draws(grp, ss);
+  const uint64_t k1 = dp.k1, kk = dp.kk;
+  const kernel_cell *c1 = dp.c1, *cc = dp.cc;
+  const int64_t steps = dp.steps;
+  const int paired = dp.paired, tail = dp.tail;
 
   int64_t i = from;
   for (; i + 1 < to; i += 2) {
@@ -230,182 +250,4 @@ void kernel_draws_block(const kernel_draws_job *job, int64_t block) {
   rng_state st = rng_stream(job->seed, KERNEL_DRAWS_GROUP, (uint64_t)block);
   for (int64_t i = from; i < to; i++)
     out[i] = (int32_t)(alias_draw_raw(k, thr, ali, rng_next(&st)) + 1);
-}
-
-static inline void swap_d(double *a, int64_t i, int64_t j) {
-  const double t = a[i];
-  a[i] = a[j];
-  a[j] = t;
-}
-
-/* Puts the k-th smallest of a[left..right] (inclusive, 0-based k) at a[k],
- * with nothing larger before it and nothing smaller after it. Floyd and
- * Rivest's SELECT (CACM 18(3), 1975, algorithm 489): on long ranges it first
- * selects recursively within a small sample-sized window around k, so that
- * the partition around a[k] that follows leaves few elements on k's side.
- * About n + min(k, n - k) comparisons, against about 3n for quickselect with
- * a median-of-three pivot: the percentile interval's tail quantiles cost
- * little more than one pass. */
-static void select_range(double *a, int64_t left, int64_t right, int64_t k) {
-  while (right > left) {
-    if (right - left > 600) {
-      const double n = (double)(right - left + 1);
-      const double i = (double)(k - left + 1);
-      const double z = log(n);
-      const double s = 0.5 * exp(2.0 * z / 3.0);
-      const double sd = 0.5 * sqrt(z * s * (n - s) / n) * (i < n / 2 ? -1.0 : 1.0);
-      int64_t nl = (int64_t)((double)k - i * s / n + sd);
-      int64_t nr = (int64_t)((double)k + (n - i) * s / n + sd);
-      if (nl < left) nl = left;
-      if (nr > right) nr = right;
-      select_range(a, nl, nr, k);
-    }
-    /* Partition around t = a[k], with a[left] <= t <= a[right] as sentinels
-     * for the inner scans. */
-    const double t = a[k];
-    int64_t i = left, j = right;
-    swap_d(a, left, k);
-    if (a[right] > t) swap_d(a, right, left);
-    while (i < j) {
-      swap_d(a, i, j);
-      i++;
-      j--;
-      while (a[i] < t) i++;
-      while (a[j] > t) j--;
-    }
-    if (a[left] == t) {
-      swap_d(a, left, j);
-    } else {
-      j++;
-      swap_d(a, j, right);
-    }
-    if (j <= k) left = j + 1;
-    if (k <= j) right = j - 1;
-  }
-}
-
-/* Smallest of a[from..n-1]. */
-static double min_from(const double *a, int64_t from, int64_t n) {
-  double m = a[from];
-  for (int64_t i = from + 1; i < n; i++)
-    if (a[i] < m) m = a[i];
-  return m;
-}
-
-/* R's type-7 quantile of a[0..n-1]: h = (n - 1) p, interpolated between
- * the order statistics floor(h) and floor(h) + 1 (0-based). Only a[from..]
- * is searched: the caller guarantees floor(h) >= from and that nothing in
- * a[from..] is smaller than anything before it. After the selection nothing
- * past floor(h) is smaller than a[floor(h)], so the next order statistic is
- * the minimum of that tail. */
-static double quantile7(double *a, int64_t from, int64_t n, double p) {
-  const double h = (double)(n - 1) * p;
-  const int64_t j = (int64_t)h;
-  select_range(a, from, n - 1, j);
-  const double lo = a[j];
-  if (j + 1 >= n) return lo;
-  const double hi = min_from(a, j + 1, n);
-  return lo + (h - (double)j) * (hi - lo);
-}
-
-/* Mean (long double sums in four independent chains: an x87 add has a
- * latency of several cycles; one chain would wait on it) and standard
- * deviation (two-pass, NaN when n < 2) of v[0..n). */
-static void moments(const double *v, int64_t n, double *mean_out, double *sd_out) {
-  long double s[4] = {0.0L, 0.0L, 0.0L, 0.0L};
-  int64_t i = 0;
-  for (; i + 4 <= n; i += 4) {
-    s[0] += v[i];
-    s[1] += v[i + 1];
-    s[2] += v[i + 2];
-    s[3] += v[i + 3];
-  }
-  for (; i < n; i++) s[0] += v[i];
-  const long double mean = ((s[0] + s[1]) + (s[2] + s[3])) / (long double)n;
-  long double q0 = 0.0L, q1 = 0.0L, q2 = 0.0L, q3 = 0.0L;
-  for (i = 0; i + 4 <= n; i += 4) {
-    const long double d0 = (long double)v[i] - mean, d1 = (long double)v[i + 1] - mean;
-    const long double d2 = (long double)v[i + 2] - mean, d3 = (long double)v[i + 3] - mean;
-    q0 += d0 * d0;
-    q1 += d1 * d1;
-    q2 += d2 * d2;
-    q3 += d3 * d3;
-  }
-  for (; i < n; i++) {
-    const long double d = (long double)v[i] - mean;
-    q0 += d * d;
-  }
-  const long double sum_sq = (q0 + q1) + (q2 + q3);
-  *mean_out = (double)mean;
-  *sd_out = n > 1 ? (double)sqrtl(sum_sq / (long double)(n - 1)) : NAN;
-}
-
-void kernel_summary(const double *x, int64_t n, int64_t n_groups, double lo, double hi,
-                    double *scratch, double *out) {
-  const double p1 = lo < hi ? lo : hi, p2 = lo < hi ? hi : lo;
-  for (int64_t g = 0; g < n_groups; g++) {
-    const double *v = x + g * n;
-    moments(v, n, &out[4 * g], &out[4 * g + 1]);
-    /* scratch may be x itself (one group at a time): the caller then
-     * lets the selection reorder its means. */
-    if (scratch != v) memcpy(scratch, v, (size_t)n * sizeof(double));
-    /* The smaller probability's order statistic is selected first; the
-     * larger one's is then searched only above it. */
-    const double v1 = quantile7(scratch, 0, n, p1);
-    const int64_t j1 = (int64_t)((double)(n - 1) * p1);
-    const int64_t j2 = (int64_t)((double)(n - 1) * p2);
-    const double v2 = quantile7(scratch, j2 > j1 ? j1 + 1 : j1, n, p2);
-    out[4 * g + 2] = lo <= hi ? v1 : v2;
-    out[4 * g + 3] = lo <= hi ? v2 : v1;
-  }
-}
-
-/* Doubles as unsigned keys in the same order (-0 before +0). */
-static inline uint64_t order_key(double d) {
-  uint64_t u;
-  memcpy(&u, &d, sizeof(u));
-  return (u >> 63) ? ~u : (u | UINT64_C(0x8000000000000000));
-}
-
-static inline double key_double(uint64_t k) {
-  const uint64_t u = (k >> 63) ? (k & ~UINT64_C(0x8000000000000000)) : ~k;
-  double d;
-  memcpy(&d, &u, sizeof(d));
-  return d;
-}
-
-/* The k-th smallest (0-based) of x[0..n) without moving anything: four
- * passes, each fixing 16 more bits of its key by counting (hist: 65536
- * counters). */
-static double order_stat(const double *x, int64_t n, int64_t k, uint64_t *hist) {
-  uint64_t prefix = 0, mask = 0;
-  int64_t rank = k;
-  for (int shift = 48; shift >= 0; shift -= 16) {
-    memset(hist, 0, 65536 * sizeof(uint64_t));
-    for (int64_t i = 0; i < n; i++) {
-      const uint64_t key = order_key(x[i]);
-      if ((key & mask) == prefix) hist[(key >> shift) & 0xffff]++;
-    }
-    uint64_t b = 0;
-    while ((int64_t)hist[b] <= rank) rank -= (int64_t)hist[b++];
-    prefix |= b << shift;
-    mask |= UINT64_C(0xffff) << shift;
-  }
-  return key_double(prefix);
-}
-
-static double quantile7_const(const double *x, int64_t n, double p, uint64_t *hist) {
-  const double h = (double)(n - 1) * p;
-  const int64_t j = (int64_t)h;
-  const double lo = order_stat(x, n, j, hist);
-  if (j + 1 >= n) return lo;
-  const double hi = order_stat(x, n, j + 1, hist);
-  return lo + (h - (double)j) * (hi - lo);
-}
-
-void kernel_summary_const(const double *x, int64_t n, double lo, double hi, uint64_t *hist,
-                          double *out) {
-  moments(x, n, &out[0], &out[1]);
-  out[2] = quantile7_const(x, n, lo, hist);
-  out[3] = quantile7_const(x, n, hi, hist);
 }

@@ -25,6 +25,8 @@
  * Changing either changes every result for a given seed. */
 #define KERNEL_BLOCK_MEANS INT64_C(1024)
 #define KERNEL_BLOCK_DRAWS INT64_C(65536)
+/* The largest sample size R may ask for (below 2^52: exact in a double). */
+#define KERNEL_MAX_SAMPLE_SIZE 4.5e15
 
 /* Long replicates. A block of 1024 replicates of more than 65536 draws each
  * would be over 2^26 draws (a tenth of a second or more): one such block
@@ -51,19 +53,19 @@ typedef struct {
 } kernel_cell;
 
 typedef struct {
-  int64_t k;                  /* categories */
-  const kernel_cell *cells;   /* k cells */
-  int64_t k2;                 /* k * k when pairs are used, else 0 */
-  const kernel_cell *cells2;  /* k2 cells over pair sums x_i + x_j */
+  int64_t k;                 /* categories */
+  const kernel_cell *cells;  /* k cells */
+  int64_t k2;                /* k * k when pairs are used, else 0 */
+  const kernel_cell *cells2; /* k2 cells over pair sums x_i + x_j */
 } kernel_group;
 
 typedef struct {
   int64_t n_groups;
   const kernel_group *groups;
-  int64_t n_means;            /* per group */
+  int64_t n_means; /* per group */
   int64_t sample_size;
   uint64_t seed;
-  double *out;                /* n_groups * n_means, group after group */
+  double *out; /* n_groups * n_means, group after group */
   /* Long layout with more than one part per replicate only: one sum per
    * block (kernel_means_n_blocks of them); the means are written by
    * kernel_means_reduce. */
@@ -74,7 +76,7 @@ typedef struct {
   const alias_table *table;
   int64_t size;
   uint64_t seed;
-  int32_t *out;               /* size 1-based category indices */
+  int32_t *out; /* size 1-based category indices */
 } kernel_draws_job;
 
 /* Cells from a built table and the categories' values. */
@@ -85,8 +87,7 @@ void kernel_cells_fill(const alias_table *t, const double *x, kernel_cell *cells
  * underflow. */
 int kernel_pair_eligible(int64_t k, const double *w);
 /* The k * k pair weights (w_i / wmax) * (w_j / wmax) and pair sums. */
-void kernel_pair_fill(int64_t k, const double *w, const double *x,
-                      double *w2, double *x2);
+void kernel_pair_fill(int64_t k, const double *w, const double *x, double *w2, double *x2);
 
 /* Parts per replicate: 0 for the classic layout (blocks of 1024
  * replicates), else >= 1 (one replicate per unit, cut into that many
@@ -107,22 +108,5 @@ void kernel_means_reduce(const kernel_means_job *job, int64_t from, int64_t to, 
 
 int64_t kernel_draws_n_blocks(const kernel_draws_job *job);
 void kernel_draws_block(const kernel_draws_job *job, int64_t block);
-
-
-/* Summary of each group's means, in place of R code that would copy them:
- * for group g of x[g * n .. g * n + n - 1], out[4 * g + 0..3] = mean (long
- * double accumulation), standard deviation (two-pass, NaN when n < 2) and the
- * type-7 quantiles at probabilities lo and hi (as R's quantile() defines
- * them). scratch holds n doubles; x is not modified, unless n_groups is 1
- * and scratch is x: then the selection reorders x in place. */
-void kernel_summary(const double *x, int64_t n, int64_t n_groups, double lo, double hi,
-                    double *scratch, double *out);
-
-/* The same summary of one group x[0..n) (out[0..3]) without a scratch copy
- * and without moving x: the order statistics are found by counting, in
- * eight passes over x. hist holds 65536 counters. Same bits as
- * kernel_summary (up to the sign of a zero quantile). */
-void kernel_summary_const(const double *x, int64_t n, double lo, double hi, uint64_t *hist,
-                          double *out);
 
 #endif

@@ -27,6 +27,8 @@ double memory_rss(void) { return -1; }
 double memory_peak(void) { return -1; }
 int memory_reset_peak(void) { return ENOSYS; }
 double memory_children_peak(void) { return -1; }
+double memory_physical(void) { return -1; }
+double memory_as_limit(void) { return -1; }
 int memory_fork_touch(size_t bytes) {
   (void)bytes;
   return ENOSYS;
@@ -34,16 +36,13 @@ int memory_fork_touch(size_t bytes) {
 
 #else
 
+#include <fcntl.h>
 #include <signal.h>
 #include <stdio.h>
 #include <sys/mman.h>
 #include <sys/resource.h>
-#include <sys/time.h>
 #include <sys/wait.h>
 #include <unistd.h>
-#ifdef __linux__
-#include <fcntl.h>
-#endif
 
 #ifndef MAP_ANONYMOUS
 #define MAP_ANONYMOUS MAP_ANON
@@ -144,6 +143,21 @@ int memory_fork_touch(size_t bytes) {
     if (errno != EINTR) return errno;
   }
   return WIFEXITED(status) && WEXITSTATUS(status) == 0 ? 0 : -1;
+}
+
+double memory_physical(void) {
+#if defined(_SC_PHYS_PAGES) && defined(_SC_PAGESIZE)
+  const long pages = sysconf(_SC_PHYS_PAGES), size = sysconf(_SC_PAGESIZE);
+  if (pages > 0 && size > 0) return (double)pages * (double)size;
+#endif
+  return -1;
+}
+
+double memory_as_limit(void) {
+  struct rlimit rl;
+  if (getrlimit(RLIMIT_AS, &rl) == 0 && rl.rlim_cur != RLIM_INFINITY)
+    return (double)rl.rlim_cur;
+  return -1;
 }
 
 #endif

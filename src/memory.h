@@ -1,5 +1,6 @@
 /*
- * memory: resident memory of this process and of its children, pure C.
+ * memory: resident memory of this process and of its children, the
+ * machine's physical memory and the address-space limit; pure C.
  *
  * Sizes are in bytes as doubles; -1 means "not known on this platform".
  *  - memory_rss: resident set now (Linux VmRSS).
@@ -10,6 +11,8 @@
  *  - memory_children_peak: getrusage(RUSAGE_CHILDREN) ru_maxrss, the largest
  *    peak of any descendant that was waited for, over the life of the
  *    process. It never goes down.
+ *  - memory_physical: physical memory (sysconf).
+ *  - memory_as_limit: the address-space limit RLIMIT_AS; -1 when unlimited.
  *  - memory_touch: mallocs `bytes`, writes every byte, frees it; 0 or ENOMEM.
  *  - memory_fork_touch: forks a child that maps and writes `bytes` then
  *    exits; the parent waits for it. Returns 0, an errno value, or -1 when
@@ -26,6 +29,8 @@ double memory_rss(void);
 double memory_peak(void);
 int memory_reset_peak(void);
 double memory_children_peak(void);
+double memory_physical(void);
+double memory_as_limit(void);
 int memory_touch(size_t bytes);
 int memory_fork_touch(size_t bytes);
 

@@ -6,7 +6,33 @@
 #include <errno.h>
 #include <string.h>
 
-size_t pool_head_bytes(void) { return (sizeof(pool_job_head) + 63) / 64 * 64; }
+static const char *const hook_names[] = {"none", "segv", "kill", "exit0", "exit3", "sleep"};
+
+int pool_hook_parse(const char *name) {
+  for (int i = 0; i < (int)(sizeof(hook_names) / sizeof(hook_names[0])); i++)
+    if (strcmp(name, hook_names[i]) == 0) return i;
+  return -1;
+}
+
+const char *pool_state_name(pool_state s) {
+  static const char *const names[] = {"running", "done", "failed"};
+  return s >= POOL_RUNNING && s <= POOL_FAILED ? names[s] : "unknown";
+}
+
+size_t pool_round64(size_t n) { return (n + 63) / 64 * 64; }
+
+size_t pool_head_bytes(void) { return pool_round64(sizeof(pool_job_head)); }
+
+static size_t round_page(size_t n) { return (n + 4095) / 4096 * 4096; }
+
+size_t pool_job_layout(pool_job_head *h, size_t arena_bytes, int64_t n_blocks,
+                       size_t out_bytes, int partial_sums) {
+  h->marks = pool_round64(arena_bytes);
+  h->out = round_page(h->marks + (size_t)n_blocks);
+  h->partials = round_page(h->out + out_bytes);
+  h->n_blocks = n_blocks;
+  return h->partials + (partial_sums ? (size_t)n_blocks * sizeof(long double) : 0);
+}
 
 int pool_job_bind(void *base, kernel_group *groups_mem, kernel_means_job *means,
                   alias_table *table, kernel_draws_job *draws) {

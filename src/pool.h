@@ -69,6 +69,10 @@ typedef enum {
   POOL_HOOK_SLEEP  /* sleep `seconds`, then do the block */
 } pool_hook_action;
 
+/* The hook actions by name ("none", "segv", "kill", "exit0", "exit3",
+ * "sleep"), as R names them: the action, or -1 for an unknown name. */
+int pool_hook_parse(const char *name);
+
 typedef enum { POOL_JOB_MEANS = 1, POOL_JOB_DRAWS = 2 } pool_job_kind;
 
 /* A group of a means job: offsets of its cells from the mapping's start. */
@@ -101,6 +105,14 @@ typedef struct {
 
 /* Bytes of the head, rounded to a cache line. */
 size_t pool_head_bytes(void);
+/* n rounded up to a cache line (64 bytes): where the arena's parts start. */
+size_t pool_round64(size_t n);
+/* A run's mapping after the job's arena of arena_bytes: one done mark a
+ * block, then (page-aligned) the output of out_bytes, then (page-aligned,
+ * when partial_sums) one long double a block. Writes the offsets and
+ * n_blocks into h; returns the mapping's bytes. */
+size_t pool_job_layout(pool_job_head *h, size_t arena_bytes, int64_t n_blocks,
+                       size_t out_bytes, int partial_sums);
 
 /* The kernel jobs a process runs from a mapped job. groups_mem holds
  * n_groups kernel_group (means only). Returns 0 or EINVAL for a bad head. */
@@ -171,6 +183,8 @@ typedef struct {
 } pool_run;
 
 typedef enum { POOL_RUNNING = 0, POOL_DONE = 1, POOL_FAILED = 2 } pool_state;
+/* "running", "done" or "failed": the state as R reads it. */
+const char *pool_state_name(pool_state s);
 
 /* A mapping of `bytes` (zero-filled) for a job: shared (memfd, or a file
  * in tmpdir) for the pool, private anonymous otherwise. Returns 0 or an

@@ -29,9 +29,7 @@ rng_state rng_seed_splitmix(uint64_t seed);
  * keep the state in registers in their hot loops. */
 rng_state rng_stream(uint64_t seed, uint64_t group, uint64_t block);
 
-static inline uint64_t rng_rotl(const uint64_t x, int k) {
-  return (x << k) | (x >> (64 - k));
-}
+static inline uint64_t rng_rotl(const uint64_t x, int k) { return (x << k) | (x >> (64 - k)); }
 
 /* xoshiro256++: next 64-bit output. */
 static inline uint64_t rng_next(rng_state *st) {

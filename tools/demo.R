@@ -8,7 +8,8 @@ cores <- default_workers()
 
 cat("bootscale demo: the scaling chapter's weighted bootstrap\n")
 cat("data:    ", path, "\n")
-cat("workload:", format(n_means, big.mark = " ", scientific = FALSE), "means x 100 draws per year\n")
+cat("workload:", format(n_means, big.mark = " ", scientific = FALSE),
+    "means x 100 draws per year\n")
 cat("workers: ", cores, "(available cores)\n\n")
 
 invisible(tibble::tibble()) # load tibble and its friends before timing anything
@@ -28,7 +29,7 @@ for (i in 1:5) {
 }
 t_par <- median(times$par)
 t_one <- median(times$one)
-cat(sprintf("\npipeline (median of 5): %.3f s with %d workers, %.3f s with 1 worker (speedup %.2f)\n",
+cat(sprintf("\npipeline (median of 5): %.3f s with %d workers, %.3f s with 1 worker (speedup %.2f)\n", # nolint: line_length_linter.
             t_par, cores, t_one, t_one / t_par))
 same <- function(x) {
   attr(x, "processes") <- NULL # how many processes computed it, the only difference
@@ -64,10 +65,10 @@ print(as.data.frame(side), digits = 4, row.names = FALSE)
 options(op)
 cat(sprintf(paste0("resampled - exact, in Monte Carlo standard errors (std.error / sqrt(%s)):\n",
                    "  estimate: largest |z| %.2f, root mean square %.2f (about 1 expected)\n",
-                   "  conf.low / conf.high: largest |z| %.2f / %.2f (the interval ends move on a grid of\n",
-                   "  step 1/100, %.1f of these units, so they differ by whole steps or not at all)\n"),
+                   "  conf.low / conf.high: largest |z| %.2f / %.2f (the interval ends move on a grid of\n", # nolint: line_length_linter.
+                   "  step 1/100, %.1f of these units, so they differ by whole steps or not at all)\n"), # nolint: line_length_linter.
             format(n_means, big.mark = " ", scientific = FALSE),
             max(abs(side$z_estimate)), sqrt(mean(side$z_estimate^2)),
             max(abs(side$z_low)), max(abs(side$z_high)), 0.01 / mean(mc)))
-cat(sprintf("exact pipeline, reading included (median of 5): %.4f s for %d groups; resampling: %.3f s on %d workers\n",
+cat(sprintf("exact pipeline, reading included (median of 5): %.4f s for %d groups; resampling: %.3f s on %d workers\n", # nolint: line_length_linter.
             median(t_exact), nrow(ex), t_par, cores))

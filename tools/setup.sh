@@ -19,17 +19,22 @@ fuzz_toolchain_ok() {
   return "$ok"
 }
 
+# apt-get install of Debian packages $2.. for make $1 (sudo unless root).
+apt_install_for() {
+  local what=$1 sudo=""
+  shift
+  if [ "$(id -u)" -ne 0 ]; then sudo="sudo"; fi
+  echo "setup: apt-get install $* (for make $what)"
+  $sudo apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends "$@"
+}
+
 setup_fuzz() {
   if fuzz_toolchain_ok; then
     echo "setup: clang with libFuzzer is installed"
     return 0
   fi
-  local sudo=""
-  if [ "$(id -u)" -ne 0 ]; then sudo="sudo"; fi
-  echo "setup: apt-get install clang libclang-rt-14-dev (for make fuzz)"
-  $sudo apt-get update -qq
-  DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends \
-    clang libclang-rt-14-dev
+  apt_install_for fuzz clang libclang-rt-14-dev
   fuzz_toolchain_ok || { echo "setup: clang cannot build a libFuzzer target" >&2; return 1; }
 }
 
@@ -53,11 +58,8 @@ setup_tools() {
     echo "setup: the tools of make $what are installed"
     return 0
   fi
-  local sudo=""
-  if [ "$(id -u)" -ne 0 ]; then sudo="sudo"; fi
-  echo "setup: apt-get install $debs (for make $what)"
-  $sudo apt-get update -qq
-  DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends $debs
+  # shellcheck disable=SC2086 # $debs is a list of package names
+  apt_install_for "$what" $debs
 }
 
 case "${1:-}" in

@@ -1,6 +1,6 @@
 # Builds the pkgdown site (make site) into OUT_DIR (default docs/) from
 # _pkgdown.yml: home page from README.md, the reference grouped by topic,
-# both vignettes as articles, NEWS.md as the changelog. pkgdown installs the
+# the four vignettes as articles, NEWS.md as the changelog. pkgdown installs the
 # package into a temporary library first (never the default library), runs
 # the examples and knits the vignettes.
 #

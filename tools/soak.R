@@ -52,9 +52,7 @@ snapshot <- function() {
   kids <- kids[nzchar(kids)]
   pool <- pool_status()
   kids <- setdiff(as.integer(kids), pool$helper)
-  status <- readLines("/proc/self/status")
-  rss <- as.numeric(sub("^VmRSS:[[:space:]]*([0-9]+) kB.*$", "\\1",
-                        grep("^VmRSS:", status, value = TRUE)))
+  rss <- bootscale:::process_rss() / 1024
   pool_fds <- if (pool$state == "running") pool$workers else 0 # control + worker sockets
   c(fds = length(list.files("/proc/self/fd")) - pool_fds,
     mappings = length(readLines("/proc/self/maps")),
@@ -70,7 +68,7 @@ quietly <- function(expr) {
   })
 }
 
-`%||%` <- function(x, y) if (is.null(x)) y else x
+`%||%` <- bootscale:::`%||%`
 hooks <- c("segv", "kill", "exit3", "exit0")
 set.seed(20240601)
 crashes <- 0L
@@ -110,7 +108,9 @@ for (call in seq_len(n_warmup + n_calls)) {
     k <- shape$k %||% sample(c(1, 3, 50, 1000), 1)
     p <- runif(k)
     size <- shape$size %||% sample(c(1, 100, 65536, 65537, 3e5), 1)
-    run <- function(workers) quietly(wsample(seq_len(k), size, prob = p, workers = workers, seed = seed))
+    run <- function(workers) {
+      quietly(wsample(seq_len(k), size, prob = p, workers = workers, seed = seed))
+    }
   }
 
   if (i %% 50 == 25) {
@@ -122,7 +122,8 @@ for (call in seq_len(n_warmup + n_calls)) {
     if (inherits(res, "bootscale_error_worker")) {
       caught <- caught + 1L
     } else {
-      problems <- c(problems, sprintf("call %d: the %s hook gave no bootscale_error_worker", i, action))
+      problems <- c(problems, sprintf("call %d: the %s hook gave no bootscale_error_worker", i,
+                                      action))
     }
   } else {
     res <- run(workers)
@@ -147,17 +148,21 @@ elapsed <- as.numeric(difftime(Sys.time(), t0, units = "secs"))
 a <- marks[[1]]
 b <- marks[[length(marks)]]
 delta <- b - a
-cat(sprintf("soak: %d calls (after %d warm-up calls) in %.1f s, %.1f ms per call; %d of %d crash hooks caught as bootscale_error_worker; %d compared with serial\n",
-            n_calls, n_warmup, elapsed, 1000 * elapsed / (n_calls + n_warmup), caught, crashes, compared))
-cat(sprintf("soak: %-9s %10s %10s %10s\n", "", paste0("call ", first_mark), paste0("call ", n_calls), "delta"))
+cat(sprintf("soak: %d calls (after %d warm-up calls) in %.1f s, %.1f ms per call; %d of %d crash hooks caught as bootscale_error_worker; %d compared with serial\n", # nolint: line_length_linter.
+            n_calls, n_warmup, elapsed, 1000 * elapsed / (n_calls + n_warmup), caught, crashes,
+            compared))
+cat(sprintf("soak: %-9s %10s %10s %10s\n", "", paste0("call ", first_mark),
+            paste0("call ", n_calls), "delta"))
 for (nm in names(a)) {
   cat(sprintf("soak: %-9s %10.0f %10.0f %+10.0f\n", nm, a[[nm]], b[[nm]], delta[[nm]]))
 }
 rss_growth <- (b[["rss_kb"]] - a[["rss_kb"]]) / a[["rss_kb"]]
 cat(sprintf("soak: RSS growth %+.1f%%\n", 100 * rss_growth))
 
-if (delta[["fds"]] > 0) problems <- c(problems, sprintf("open descriptors grew by %d", delta[["fds"]]))
-if (delta[["mappings"]] > 0) problems <- c(problems, sprintf("mappings grew by %d", delta[["mappings"]]))
+if (delta[["fds"]] > 0) problems <- c(problems, sprintf("open descriptors grew by %d",
+                                                        delta[["fds"]]))
+if (delta[["mappings"]] > 0) problems <- c(problems, sprintf("mappings grew by %d",
+                                                             delta[["mappings"]]))
 if (delta[["children"]] > 0 || b[["children"]] > 0) {
   problems <- c(problems, sprintf("%d child processes are alive", b[["children"]]))
 }

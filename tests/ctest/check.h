@@ -18,17 +18,17 @@ extern int ctest_failures; /* failed checks in the current test */
 void ctest_fail(const char *file, int line, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
 
-#define CHECK(cond, ...)                                   \
-  do {                                                     \
+#define CHECK(cond, ...)                                      \
+  do {                                                        \
     if (!(cond)) ctest_fail(__FILE__, __LINE__, __VA_ARGS__); \
   } while (0)
 
-#define CHECK_EQ_U64(got, want)                                               \
-  do {                                                                        \
-    const uint64_t got_ = (got), want_ = (want);                              \
-    if (got_ != want_)                                                        \
+#define CHECK_EQ_U64(got, want)                                                 \
+  do {                                                                          \
+    const uint64_t got_ = (got), want_ = (want);                                \
+    if (got_ != want_)                                                          \
       ctest_fail(__FILE__, __LINE__, "%s: got 0x%016llx, want 0x%016llx", #got, \
-                 (unsigned long long)got_, (unsigned long long)want_);        \
+                 (unsigned long long)got_, (unsigned long long)want_);          \
   } while (0)
 
 /* Deterministic input generator for the tests themselves (SplitMix64 written
@@ -49,8 +49,8 @@ double ctest_now(void);
 /* Chi-square statistic of observed counts against expected probabilities,
  * pooling cells with an expected count under 5; *df gets the degrees of
  * freedom. Upper critical value at about p = 1e-6 (Wilson-Hilferty). */
-double ctest_chisq(const double *observed, const double *prob, int64_t cells,
-                   double total, int *df);
+double ctest_chisq(const double *observed, const double *prob, int64_t cells, double total,
+                   int *df);
 double ctest_chisq_critical(int df);
 
 /* Tests, one function each (see main.c for the list). */

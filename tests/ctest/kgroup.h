@@ -1,21 +1,22 @@
 /*
- * kgroup: one kernel group built the way src/api.c builds it (single table,
- * and the pair table when kernel_pair_eligible says so), but keeping the
- * alias tables so that tests can re-derive every draw. Shared by the ctest
- * driver and the fuzz harness. Plain malloc; kgroup_free releases it all.
+ * kgroup: one kernel group built by src/group.c's group_build (the code
+ * the package runs), in malloc'ed cells, keeping the alias tables so that
+ * tests can re-derive every draw. Shared by the ctest driver and the fuzz
+ * harness; kgroup_free releases it all.
  */
 #ifndef BOOTSCALE_CTEST_KGROUP_H
 #define BOOTSCALE_CTEST_KGROUP_H
 
 #include "../../src/alias.h"
+#include "../../src/group.h"
 #include "../../src/kernel.h"
 
 typedef struct {
-  kernel_group grp;   /* what the kernel sees */
+  kernel_group grp; /* what the kernel sees */
   int64_t k;
   const double *x;    /* the caller's values (not copied) */
   alias_table t1, t2; /* single and pair tables (t2.k == 0 without pairs) */
-  void *mem1, *mem2;
+  group_tables tabs;  /* owns t1's and t2's memory */
   kernel_cell *cells; /* k (+ k * k) cells */
   alias_status status;
 } kgroup;

@@ -112,7 +112,8 @@ static CTEST(test_fuzz_regressions) {
     int st = 0;
     while (pid > 0 && waitpid(pid, &st, 0) == -1 && errno == EINTR) {
     }
-    CHECK(pid > 0 && WIFEXITED(st) && WEXITSTATUS(st) == 0, "%s fails (wait status %d)", path, st);
+    CHECK(pid > 0 && WIFEXITED(st) && WEXITSTATUS(st) == 0, "%s fails (wait status %d)", path,
+          st);
     n++;
   }
   closedir(d);
@@ -155,8 +156,12 @@ CTEST(test_convolve_limits_and_statuses);
 CTEST(test_convolve_lattice_pmf);
 CTEST(test_convolve_binomial_at_large_sizes);
 CTEST(test_pool_helper_death_and_idle_stop);
+CTEST(test_summary_group_sums);
+CTEST(test_group_build_refusals);
+CTEST(test_memory_queries);
 
-#define T(name) {#name, name}
+#define T(name) \
+  { #name, name }
 static const struct {
   const char *name;
   void (*fn)(void);
@@ -197,6 +202,9 @@ static const struct {
     T(test_convolve_lattice_pmf),
     T(test_convolve_binomial_at_large_sizes),
     T(test_pool_helper_death_and_idle_stop),
+    T(test_summary_group_sums),
+    T(test_group_build_refusals),
+    T(test_memory_queries),
     T(test_fuzz_regressions),
 };
 
@@ -224,7 +232,8 @@ int main(int argc, char **argv) {
       printf(" ok (%.2f s)\n", ctest_now() - t);
     } else {
       failed++;
-      printf("  FAILED %s (%d checks, %.2f s)\n", tests[i].name, ctest_failures, ctest_now() - t);
+      printf("  FAILED %s (%d checks, %.2f s)\n", tests[i].name, ctest_failures,
+             ctest_now() - t);
     }
   }
   printf("ctest: %.1f s\n", ctest_now() - t0);

@@ -89,8 +89,9 @@ static void check_edge_draws(const alias_table *t, const double *w, const char *
     const unsigned __int128 hi = (((unsigned __int128)(c + 1) * two64 + k - 1) / k) - 1;
     const uint64_t words[2] = {(uint64_t)lo, (uint64_t)hi};
     for (int j = 0; j < 2; j++) {
-      CHECK(alias_column(words[j], k) == c, "%s: word %llu maps to column %lld, not %lld", what,
-            (unsigned long long)words[j], (long long)alias_column(words[j], k), (long long)c);
+      CHECK(alias_column(words[j], k) == c, "%s: word %llu maps to column %lld, not %lld",
+            what, (unsigned long long)words[j], (long long)alias_column(words[j], k),
+            (long long)c);
       const int64_t d = alias_draw(t, words[j]);
       if (d < 0 || d >= t->k || w[d] == 0.0) bad++;
     }
@@ -324,11 +325,12 @@ CTEST(test_alias_error_statuses) {
     alias_init(&t, 4, mem);
     t.k = cases[i].k;
     const alias_status got = alias_build(&t, cases[i].w, work);
-    CHECK(got == cases[i].want, "case %zu: status %d, want %d", i, (int)got, (int)cases[i].want);
+    CHECK(got == cases[i].want, "case %zu: status %d, want %d", i, (int)got,
+          (int)cases[i].want);
   }
   /* Every status has its own message. */
-  const alias_status all[] = {ALIAS_OK, ALIAS_ERR_EMPTY, ALIAS_ERR_NONFINITE, ALIAS_ERR_NEGATIVE,
-                              ALIAS_ERR_ALL_ZERO};
+  const alias_status all[] = {ALIAS_OK, ALIAS_ERR_EMPTY, ALIAS_ERR_NONFINITE,
+                              ALIAS_ERR_NEGATIVE, ALIAS_ERR_ALL_ZERO};
   for (int i = 0; i < 5; i++) {
     const char *m = alias_status_message(all[i]);
     CHECK(m && *m, "status %d has no message", i);

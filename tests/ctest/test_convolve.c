@@ -98,8 +98,8 @@ CTEST(test_convolve_matches_direct_long_double) {
         convolve_status st;
         double *got = fft_power(w, k, n, &st);
         long double *want = direct_power(w, k, n);
-        CHECK(got && want, "k = %lld, n = %lld (%s): status %d", (long long)k,
-              (long long)n, kind_name[kind], (int)st);
+        CHECK(got && want, "k = %lld, n = %lld (%s): status %d", (long long)k, (long long)n,
+              kind_name[kind], (int)st);
         if (got && want) {
           const int64_t support = n * (k - 1) + 1;
           double err = 0.0;
@@ -185,7 +185,8 @@ CTEST(test_convolve_sample_size_one_returns_input) {
   for (int64_t k = 1; k <= 1000; k = k * 3 + 1) {
     double *w = malloc((size_t)k * sizeof(double));
     long double total = 0.0L;
-    for (int64_t i = 0; i < k; i++) total += (w[i] = tgen_unif(&s) < 0.3 ? 0.0 : tgen_unif(&s));
+    for (int64_t i = 0; i < k; i++)
+      total += (w[i] = tgen_unif(&s) < 0.3 ? 0.0 : tgen_unif(&s));
     if (total == 0.0L) total += (w[0] = 1.0);
     for (int64_t i = 0; i < k; i++) w[i] = (double)(w[i] / total);
     convolve_status st;
@@ -229,8 +230,9 @@ CTEST(test_convolve_moments_at_large_sizes) {
       const int64_t support = n * (k - 1) + 1;
       for (int64_t i = 0; i < support; i++) mean += got[i] * (long double)i;
       for (int64_t i = 0; i < support; i++) var += got[i] * (i - mean) * (i - mean);
-      CHECK(fabsl(mean / (n * m1) - 1) < 1e-10L, "k = %lld, n = %lld: mean %.15Lg, want %.15Lg",
-            (long long)k, (long long)n, mean, n * m1);
+      CHECK(fabsl(mean / (n * m1) - 1) < 1e-10L,
+            "k = %lld, n = %lld: mean %.15Lg, want %.15Lg", (long long)k, (long long)n, mean,
+            n * m1);
       CHECK(fabsl(var / (n * m2) - 1) < 1e-5L, "k = %lld, n = %lld: var %.15Lg, want %.15Lg",
             (long long)k, (long long)n, var, n * m2);
     }
@@ -265,7 +267,8 @@ CTEST(test_convolve_limits_and_statuses) {
   const double coin[2] = {1, 1};
   CHECK(convolve_power(coin, 2, 3, out, work) == CONVOLVE_OK, "coin");
   const double want[4] = {0.125, 0.375, 0.375, 0.125};
-  for (int i = 0; i < 4; i++) CHECK(fabs(out[i] - want[i]) < 1e-16, "coin %d: %.17g", i, out[i]);
+  for (int i = 0; i < 4; i++)
+    CHECK(fabs(out[i] - want[i]) < 1e-16, "coin %d: %.17g", i, out[i]);
 }
 
 CTEST(test_convolve_lattice_pmf) {

@@ -162,7 +162,7 @@ CTEST(test_kernel_means_invariants) {
     w[i] = tgen_unif(&s) < 0.25 ? 0.0 : tgen_unif(&s);
   }
   x[0] = -1000;
-  w[0] = 0; /* out of range and never drawn: bounds must ignore it */
+  w[0] = 0;   /* out of range and never drawn: bounds must ignore it */
   w[1] = 0.5; /* the k = 1 case uses x[1], w[1] */
   const int64_t ks[] = {1, 2, 10, 64, 65, 100};
   const int64_t sizes[] = {1, 2, 3, 50, 101};
@@ -313,7 +313,8 @@ static void check_distribution(const double *x, const double *w, int64_t k, int6
   const double want_var = (double)(var / ss);
   const double z_mean = (double)((mean - mu) / sqrtl(var / ss / n));
   const double z_var = (m2 / want_var - 1) / sqrt(2.0 / (n - 1)) / 2; /* loose for kurtosis */
-  CHECK(fabs(z_mean) < 5, "%s: mean of means %.6Lf vs %.6Lf (z = %.2f)", what, mean, mu, z_mean);
+  CHECK(fabs(z_mean) < 5, "%s: mean of means %.6Lf vs %.6Lf (z = %.2f)", what, mean, mu,
+        z_mean);
   CHECK(fabs(z_var) < 5, "%s: variance of means %.6Lf vs %.6f (z = %.2f)", what, m2, want_var,
         z_var);
 
@@ -321,7 +322,8 @@ static void check_distribution(const double *x, const double *w, int64_t k, int6
   int vmax = 0;
   for (int64_t i = 0; i < k; i++) vmax = (int)x[i] > vmax ? (int)x[i] : vmax;
   const int64_t cells = (int64_t)vmax * ss + 1;
-  double *pmf = calloc((size_t)cells, sizeof(double)), *tmp = calloc((size_t)cells, sizeof(double));
+  double *pmf = calloc((size_t)cells, sizeof(double)),
+         *tmp = calloc((size_t)cells, sizeof(double));
   double *obs = calloc((size_t)cells, sizeof(double));
   if (!pmf || !tmp || !obs) {
     CHECK(0, "malloc");
@@ -349,7 +351,8 @@ static void check_distribution(const double *x, const double *w, int64_t k, int6
     int df;
     const double x2 = ctest_chisq(obs, pmf, cells, (double)n, &df);
     const double crit = ctest_chisq_critical(df);
-    CHECK(x2 < crit, "%s: chi-square of sums %.1f on %d df (critical %.1f)", what, x2, df, crit);
+    CHECK(x2 < crit, "%s: chi-square of sums %.1f on %d df (critical %.1f)", what, x2, df,
+          crit);
   }
   free(pmf);
   free(tmp);
@@ -447,7 +450,8 @@ CTEST(test_kernel_draws) {
   double count[6] = {0};
   for (int64_t b = 0; b < nb; b++) {
     rng_state st = rng_stream(314159, UINT64_C(0xffffffff00000000), (uint64_t)b);
-    for (int64_t i = b * KERNEL_BLOCK_DRAWS; i < size && i < (b + 1) * KERNEL_BLOCK_DRAWS; i++) {
+    for (int64_t i = b * KERNEL_BLOCK_DRAWS; i < size && i < (b + 1) * KERNEL_BLOCK_DRAWS;
+         i++) {
       const int64_t want = alias_draw(&t, rng_next(&st)) + 1;
       mismatch += out[i] != want;
       if (out[i] < 1 || out[i] > k || w[out[i] - 1] == 0) {

@@ -76,6 +76,14 @@ static void pjob_free(pjob *m) {
   kgroup_free(&m->g[1]);
 }
 
+/* pjob_make, or a failed check (and nothing left allocated). */
+static int pjob_ready(pjob *m, int64_t n_means, int64_t ss) {
+  if (pjob_make(m, n_means, ss)) return 1;
+  CHECK(0, "building the job failed");
+  pjob_free(m);
+  return 0;
+}
+
 /* A run of the whole job as src/api.c lays it out: head, group records,
  * cells, marks, output, partial sums. */
 typedef struct {
@@ -87,26 +95,23 @@ typedef struct {
   size_t off_out;
 } prun;
 
-static size_t up64(size_t n) { return (n + 63) / 64 * 64; }
-static size_t up_page(size_t n) { return (n + 4095) / 4096 * 4096; }
-
 static int prun_make(prun *p, const pjob *m, int shared, int hook, int64_t hook_block,
                      double hook_seconds) {
   memset(p, 0, sizeof(*p));
   const int64_t nb = kernel_means_n_blocks(&m->job);
   const size_t off_groups = pool_head_bytes();
-  size_t at = up64(off_groups + 2 * sizeof(pool_job_group));
+  size_t at = pool_round64(off_groups + 2 * sizeof(pool_job_group));
   size_t cells[2], cells2[2];
   for (int g = 0; g < 2; g++) {
     cells[g] = at;
-    at = up64(at + (size_t)m->grp[g].k * sizeof(kernel_cell));
+    at = pool_round64(at + (size_t)m->grp[g].k * sizeof(kernel_cell));
     cells2[g] = at;
-    at = up64(at + (size_t)m->grp[g].k2 * sizeof(kernel_cell));
+    at = pool_round64(at + (size_t)m->grp[g].k2 * sizeof(kernel_cell));
   }
-  const size_t marks = at;
-  const size_t out = up_page(marks + (size_t)nb);
-  const size_t partials = up_page(out + (size_t)(2 * m->job.n_means) * sizeof(double));
-  const size_t bytes = partials + (size_t)nb * sizeof(long double);
+  /* the mapping's layout as the package makes it (src/pool.c) */
+  pool_job_head layout;
+  const size_t bytes =
+      pool_job_layout(&layout, at, nb, (size_t)(2 * m->job.n_means) * sizeof(double), 1);
   if (pool_run_map(&p->run, bytes, shared, "/tmp") != 0) return 0;
   char *base = (char *)p->run.map;
   pool_job_head *h = p->run.head;
@@ -130,15 +135,15 @@ static int prun_make(prun *p, const pjob *m, int shared, int hook, int64_t hook_
   h->n_means = m->job.n_means;
   h->sample_size = m->job.sample_size;
   h->seed = m->job.seed;
-  h->n_blocks = nb;
   h->first = 0;
   h->end = nb;
   h->next = 0;
   h->groups = off_groups;
-  h->marks = marks;
-  h->out = out;
-  h->partials = partials;
-  p->off_out = out;
+  h->n_blocks = layout.n_blocks;
+  h->marks = layout.marks;
+  h->out = layout.out;
+  h->partials = layout.partials;
+  p->off_out = layout.out;
   p->run.self_work = hook == POOL_HOOK_NONE;
   return pool_job_bind(base, p->groups, &p->means, &p->table, &p->draws) == 0;
 }
@@ -158,6 +163,19 @@ static pool_state drive(pool_client *c, prun *p, double deadline_s) {
     kernel_means_reduce(&p->means, 0, 2 * p->means.n_means, p->means.out);
   return st;
 }
+
+/* The run's output (the two groups' means) equals the serial results. */
+static int same_as_serial(const prun *p, const pjob *m, const double *serial) {
+  return serial && memcmp((const char *)p->run.map + p->off_out, serial,
+                          (size_t)(2 * m->job.n_means) * sizeof(double)) == 0;
+}
+
+/* Nothing left behind: no child, no descriptor more than `fds`. */
+#define CHECK_CLEAN(fds)                                                               \
+  do {                                                                                 \
+    CHECK(no_children(), "children left");                                             \
+    CHECK(open_fds() == (fds), "descriptors: %d before, %d after", (fds), open_fds()); \
+  } while (0)
 
 static double *serial_means(pjob *m) {
   const int64_t n = 2 * m->job.n_means;
@@ -183,11 +201,7 @@ CTEST(test_pool_results_equal_serial) {
   const int64_t shapes[][2] = {{10 * KERNEL_BLOCK_MEANS + 77, 25}, {3, 9000001}, {5, 70001}};
   for (int s = 0; s < 3; s++) {
     pjob m;
-    if (!pjob_make(&m, shapes[s][0], shapes[s][1])) {
-      CHECK(0, "building the job failed");
-      pjob_free(&m);
-      return;
-    }
+    if (!pjob_ready(&m, shapes[s][0], shapes[s][1])) return;
     double *serial = serial_means(&m);
     CHECK(serial != NULL, "malloc");
     for (int workers = 2; workers <= 3 && serial; workers++) {
@@ -205,8 +219,7 @@ CTEST(test_pool_results_equal_serial) {
         CHECK(st == POOL_DONE, "shape %d, %d workers, self %d: state %d (%s)", s, workers,
               self, (int)st, p.run.failure);
         if (st == POOL_DONE)
-          CHECK(memcmp((char *)p.run.map + p.off_out, serial,
-                       (size_t)(2 * m.job.n_means) * sizeof(double)) == 0,
+          CHECK(same_as_serial(&p, &m, serial),
                 "shape %d, %d workers, self %d: results differ from serial", s, workers, self);
         pool_run_release(&c, &p.run);
       }
@@ -215,17 +228,12 @@ CTEST(test_pool_results_equal_serial) {
     free(serial);
     pjob_free(&m);
   }
-  CHECK(no_children(), "children left");
-  CHECK(open_fds() == fds, "descriptors: %d before, %d after", fds, open_fds());
+  CHECK_CLEAN(fds);
 }
 
 CTEST(test_pool_long_parts_any_order) {
   pjob m;
-  if (!pjob_make(&m, 3, 3 * KERNEL_PART_DRAWS + 5)) {
-    CHECK(0, "building the job failed");
-    pjob_free(&m);
-    return;
-  }
+  if (!pjob_ready(&m, 3, 3 * KERNEL_PART_DRAWS + 5)) return;
   CHECK(kernel_means_parts(m.job.sample_size) == 4, "parts");
   CHECK(kernel_means_parts(KERNEL_LONG_MIN) == 0, "classic layout up to KERNEL_LONG_MIN");
   CHECK(kernel_means_parts(KERNEL_LONG_MIN + 1) == 1, "one part above it");
@@ -250,11 +258,7 @@ CTEST(test_pool_long_parts_any_order) {
 CTEST(test_pool_failing_workers) {
   const int fds = open_fds();
   pjob m;
-  if (!pjob_make(&m, 6 * KERNEL_BLOCK_MEANS, 25)) {
-    CHECK(0, "building the job failed");
-    pjob_free(&m);
-    return;
-  }
+  if (!pjob_ready(&m, 6 * KERNEL_BLOCK_MEANS, 25)) return;
   const struct {
     int hook;
     const char *want;
@@ -282,18 +286,13 @@ CTEST(test_pool_failing_workers) {
     pool_client_stop(&c);
   }
   pjob_free(&m);
-  CHECK(no_children(), "children left");
-  CHECK(open_fds() == fds, "descriptors: %d before, %d after", fds, open_fds());
+  CHECK_CLEAN(fds);
 }
 
 CTEST(test_pool_release_mid_run) {
   const int fds = open_fds();
   pjob m;
-  if (!pjob_make(&m, 6 * KERNEL_BLOCK_MEANS, 25)) {
-    CHECK(0, "building the job failed");
-    pjob_free(&m);
-    return;
-  }
+  if (!pjob_ready(&m, 6 * KERNEL_BLOCK_MEANS, 25)) return;
   double *serial = serial_means(&m);
   pool_client c;
   if (pool_client_start(&c, CTEST_HELPER, 2, 0) != 0) {
@@ -316,15 +315,12 @@ CTEST(test_pool_release_mid_run) {
   CHECK(prun_make(&p, &m, 1, POOL_HOOK_NONE, -1, 0), "map");
   CHECK(pool_run_send(&c, &p.run, 1) == 0, "send");
   CHECK(drive(&c, &p, 20) == POOL_DONE, "the next run: %s", p.run.failure);
-  CHECK(serial && memcmp((char *)p.run.map + p.off_out, serial,
-                         (size_t)(2 * m.job.n_means) * sizeof(double)) == 0,
-        "the next run's results differ");
+  CHECK(same_as_serial(&p, &m, serial), "the next run's results differ");
   pool_run_release(&c, &p.run);
   pool_client_stop(&c);
   free(serial);
   pjob_free(&m);
-  CHECK(no_children(), "children left");
-  CHECK(open_fds() == fds, "descriptors: %d before, %d after", fds, open_fds());
+  CHECK_CLEAN(fds);
 }
 
 CTEST(test_pool_helper_death_and_idle_stop) {
@@ -356,6 +352,5 @@ CTEST(test_pool_helper_death_and_idle_stop) {
   }
   CHECK(!pool_client_alive(&c), "the idle pool did not stop");
   pool_client_stop(&c);
-  CHECK(no_children(), "children left");
-  CHECK(open_fds() == fds, "descriptors: %d before, %d after", fds, open_fds());
+  CHECK_CLEAN(fds);
 }

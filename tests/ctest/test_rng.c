@@ -8,10 +8,9 @@
 /* SplitMix64 from 1234567: the reference values published with the
  * generator (Vigna's splitmix64.c, also Java's SplittableRandom tests). */
 CTEST(test_splitmix64_known_answers) {
-  static const uint64_t want[] = {
-      UINT64_C(6457827717110365317), UINT64_C(3203168211198807973),
-      UINT64_C(9817491932198370423), UINT64_C(4593380528125082431),
-      UINT64_C(16408922859458223821)};
+  static const uint64_t want[] = {UINT64_C(6457827717110365317), UINT64_C(3203168211198807973),
+                                  UINT64_C(9817491932198370423), UINT64_C(4593380528125082431),
+                                  UINT64_C(16408922859458223821)};
   uint64_t x = 1234567;
   for (int i = 0; i < 5; i++) CHECK_EQ_U64(rng_splitmix64_next(&x), want[i]);
 }
@@ -19,12 +18,11 @@ CTEST(test_splitmix64_known_answers) {
 /* xoshiro256++ from the state {0, 0, 0, 1}: outputs of the reference C
  * implementation (xoshiro256plusplus.c). */
 CTEST(test_xoshiro256pp_known_answers) {
-  static const uint64_t want[] = {
-      UINT64_C(0x0000000000800000), UINT64_C(0x0000000000800011),
-      UINT64_C(0x0002200000800011), UINT64_C(0x0002200044000020),
-      UINT64_C(0x00022000448008A1), UINT64_C(0x01102100802208A0),
-      UINT64_C(0x0114002284200880), UINT64_C(0x0402896644A64095),
-      UINT64_C(0x8A14A0A244ACC891), UINT64_C(0x8C88BA4680B20495)};
+  static const uint64_t want[] = {UINT64_C(0x0000000000800000), UINT64_C(0x0000000000800011),
+                                  UINT64_C(0x0002200000800011), UINT64_C(0x0002200044000020),
+                                  UINT64_C(0x00022000448008A1), UINT64_C(0x01102100802208A0),
+                                  UINT64_C(0x0114002284200880), UINT64_C(0x0402896644A64095),
+                                  UINT64_C(0x8A14A0A244ACC891), UINT64_C(0x8C88BA4680B20495)};
   rng_state st = {{0, 0, 0, 1}};
   for (int i = 0; i < 10; i++) CHECK_EQ_U64(rng_next(&st), want[i]);
 }
@@ -95,20 +93,23 @@ CTEST(test_stream_keys_distinct_and_repeatable) {
   qsort(first, m, sizeof(uint64_t), cmp_u64);
   qsort(second, m, sizeof(uint64_t), cmp_u64);
   int dup = 0;
-  for (size_t i = 1; i < m; i++) dup += (first[i] == first[i - 1]) + (second[i] == second[i - 1]);
+  for (size_t i = 1; i < m; i++)
+    dup += (first[i] == first[i - 1]) + (second[i] == second[i - 1]);
   CHECK(dup == 0, "%d repeated outputs among %zu streams", dup, m);
   free(first);
   free(second);
 
   /* Permutations of one key are different streams. */
-  const uint64_t perm[6][3] = {{1, 2, 3}, {1, 3, 2}, {2, 1, 3}, {2, 3, 1}, {3, 1, 2}, {3, 2, 1}};
+  const uint64_t perm[6][3] = {{1, 2, 3}, {1, 3, 2}, {2, 1, 3},
+                               {2, 3, 1}, {3, 1, 2}, {3, 2, 1}};
   uint64_t out[6];
   for (int i = 0; i < 6; i++) {
     rng_state st = rng_stream(perm[i][0], perm[i][1], perm[i][2]);
     out[i] = rng_next(&st);
   }
   for (int i = 0; i < 6; i++)
-    for (int j = i + 1; j < 6; j++) CHECK(out[i] != out[j], "permutations %d and %d collide", i, j);
+    for (int j = i + 1; j < 6; j++)
+      CHECK(out[i] != out[j], "permutations %d and %d collide", i, j);
 }
 
 /* Neighbouring streams are not shifted copies of each other: the first 4096

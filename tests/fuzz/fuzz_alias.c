@@ -28,14 +28,14 @@
 #include "../../src/rng.h"
 #include "../ctest/kgroup.h"
 
-#define FUZZ_CHECK(cond, ...)                                    \
-  do {                                                           \
-    if (!(cond)) {                                               \
+#define FUZZ_CHECK(cond, ...)                                             \
+  do {                                                                    \
+    if (!(cond)) {                                                        \
       fprintf(stderr, "fuzz_alias: check failed at line %d: ", __LINE__); \
-      fprintf(stderr, __VA_ARGS__);                              \
-      fprintf(stderr, "\n");                                     \
-      abort();                                                   \
-    }                                                            \
+      fprintf(stderr, __VA_ARGS__);                                       \
+      fprintf(stderr, "\n");                                              \
+      abort();                                                            \
+    }                                                                     \
   } while (0)
 
 typedef struct {
@@ -118,7 +118,8 @@ static alias_status expected_status(const double *w, int64_t k) {
   return any ? ALIAS_OK : ALIAS_ERR_ALL_ZERO;
 }
 
-static void describe(const double *w, const double *x, int64_t k, int64_t ss, int64_t n_means) {
+static void describe(const double *w, const double *x, int64_t k, int64_t ss,
+                     int64_t n_means) {
   fprintf(stderr, "case: k = %lld, sample_size = %lld, n_means = %lld\n", (long long)k,
           (long long)ss, (long long)n_means);
   for (int64_t i = 0; i < k && i < 70; i++)
@@ -141,8 +142,9 @@ static void check_table(const alias_table *t, const double *w, uint64_t seed) {
     const double p = (double)(w[i] / total);
     FUZZ_CHECK(fabs(implied[i] - p) <= 1e-9 * pmax,
                "implied probability %lld is %.17g, want %.17g", (long long)i, implied[i], p);
-    if (w[i] == 0) FUZZ_CHECK(implied[i] == 0, "zero weight %lld has probability %g", (long long)i,
-                              implied[i]);
+    if (w[i] == 0)
+      FUZZ_CHECK(implied[i] == 0, "zero weight %lld has probability %g", (long long)i,
+                 implied[i]);
     FUZZ_CHECK(t->alias[i] >= 0 && t->alias[i] < k, "alias %lld is %d", (long long)i,
                (int)t->alias[i]);
   }
@@ -156,7 +158,8 @@ static void check_table(const alias_table *t, const double *w, uint64_t seed) {
     } else { /* first and last word of a column */
       const int64_t c = (i - 256) / 2;
       const unsigned __int128 two64 = (unsigned __int128)1 << 64;
-      const unsigned __int128 lo = ((unsigned __int128)c * two64 + (uint64_t)k - 1) / (uint64_t)k;
+      const unsigned __int128 lo =
+          ((unsigned __int128)c * two64 + (uint64_t)k - 1) / (uint64_t)k;
       const unsigned __int128 hi =
           (((unsigned __int128)(c + 1) * two64 + (uint64_t)k - 1) / (uint64_t)k) - 1;
       r = (uint64_t)((i - 256) % 2 ? hi : lo);
@@ -209,9 +212,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
   const uint8_t h = take(&r);
   int64_t k;
   switch (h >> 6) {
-  case 0: k = 1 + (h & 7); break;                          /* 1..8 */
-  case 1: k = 1 + (h & 63); break;                         /* 1..64: pairs */
-  case 2: k = 60 + (h & 15); break;                        /* around the pair limit */
+  case 0: k = 1 + (h & 7); break;   /* 1..8 */
+  case 1: k = 1 + (h & 63); break;  /* 1..64: pairs */
+  case 2: k = 60 + (h & 15); break; /* around the pair limit */
   default: k = (h == 0xff) ? -(int64_t)take(&r) : 65 + (take(&r) | (take(&r) << 8)) % 3000;
   }
   const int64_t n = k > 0 ? k : 1;

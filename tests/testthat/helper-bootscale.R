@@ -87,3 +87,24 @@ drop_processes <- function(x) {
   attr(x, "processes") <- NULL
   x
 }
+
+# p-value of the chi-square test of counts `obs` against `expected`, cells
+# pooled left to right until each expects at least `min_expected` (a short
+# last cell joins the one before).
+pooled_chisq_p <- function(obs, expected, min_expected) {
+  cell <- integer(length(expected))
+  id <- 1L
+  acc <- 0
+  for (i in seq_along(expected)) {
+    cell[i] <- id
+    acc <- acc + expected[i]
+    if (acc >= min_expected) {
+      id <- id + 1L
+      acc <- 0
+    }
+  }
+  if (acc < min_expected) cell[cell == id] <- id - 1L
+  o <- tapply(obs, cell, sum)
+  e <- tapply(expected, cell, sum)
+  stats::pchisq(sum((o - e)^2 / e), df = length(e) - 1, lower.tail = FALSE)
+}

@@ -48,9 +48,12 @@ test_that("the chapter's yearly table has one row per (Year, BytesLog2)", {
 test_that("bad arguments give classed errors", {
   d <- data.frame(a = 1:3, b = 4:6)
   expect_error(aggregate_filesizes(1:3), class = "bootscale_error_bad_data")
-  expect_error(aggregate_filesizes(d, by = "zz", targets = "b"), class = "bootscale_error_missing_column")
-  expect_error(aggregate_filesizes(d, by = "a", targets = "zz"), class = "bootscale_error_missing_column")
-  expect_error(aggregate_filesizes(d, by = "a", targets = "b", fn = "sum"), class = "bootscale_error_bad_function")
+  expect_error(aggregate_filesizes(d, by = "zz", targets = "b"),
+               class = "bootscale_error_missing_column")
+  expect_error(aggregate_filesizes(d, by = "a", targets = "zz"),
+               class = "bootscale_error_missing_column")
+  expect_error(aggregate_filesizes(d, by = "a", targets = "b", fn = "sum"),
+               class = "bootscale_error_bad_function")
 })
 
 test_that("grouping by a table over the key range equals grouping by sorting", {
@@ -61,7 +64,8 @@ test_that("grouping by a table over the key range equals grouping by sorting", {
     ord <- do.call(order, c(unname(keys), list(na.last = TRUE)))
     s <- lapply(keys, `[`, ord)
     same <- Reduce(`&`, lapply(s, function(k) {
-      a <- k[-1]; b <- k[-length(k)]
+      a <- k[-1]
+      b <- k[-length(k)]
       (is.na(a) & is.na(b)) | (!is.na(a) & !is.na(b) & a == b)
     }))
     id <- integer(n)

@@ -4,23 +4,7 @@ gof_p <- function(means, x, p, n) {
   ex <- exact_mean_distribution(x, p, n)
   obs <- tabulate(match(round(means * n), round(ex$value * n)), nbins = length(ex$value))
   expect_equal(sum(obs), length(means))  # every mean lies on the grid
-  e <- ex$prob * length(means)
-  grp <- integer(length(e))
-  g <- 1L
-  acc <- 0
-  for (i in seq_along(e)) {
-    grp[i] <- g
-    acc <- acc + e[i]
-    if (acc >= 10) {
-      g <- g + 1L
-      acc <- 0
-    }
-  }
-  if (acc < 10) grp[grp == g] <- g - 1L
-  o <- tapply(obs, grp, sum)
-  ee <- tapply(e, grp, sum)
-  stat <- sum((o - ee)^2 / ee)
-  stats::pchisq(stat, df = length(o) - 1, lower.tail = FALSE)
+  pooled_chisq_p(obs, ex$prob * length(means), 10)
 }
 
 test_that("bootstrap means follow the exact distribution (pair tables, even size)", {
@@ -63,7 +47,8 @@ test_that("same seed gives identical results, other seeds differ, set.seed works
   a <- bootstrap_means(1:10, n_means = 3000, seed = 42)
   b <- bootstrap_means(1:10, n_means = 3000, seed = 42)
   expect_identical(a, b)
-  expect_false(isTRUE(all.equal(as.numeric(a), as.numeric(bootstrap_means(1:10, n_means = 3000, seed = 43)))))
+  other <- bootstrap_means(1:10, n_means = 3000, seed = 43)
+  expect_false(isTRUE(all.equal(as.numeric(a), as.numeric(other))))
   expect_identical(attr(a, "seed"), 42)
   expect_identical(attr(a, "rng"), "xoshiro256++ keyed by SplitMix64")
   set.seed(7)
@@ -106,7 +91,8 @@ test_that(".by takes names, c() of names, strings; grouped data frames work", {
 
 test_that("keep_samples returns the means, and the summary matches them", {
   d <- data.frame(g = rep(1:3, each = 5), v = rnorm(15))
-  res <- bootstrap_mean(d, v, .by = g, n_means = 999, keep_samples = TRUE, conf_level = 0.9, seed = 5)
+  res <- bootstrap_mean(d, v, .by = g, n_means = 999, keep_samples = TRUE, conf_level = 0.9,
+                        seed = 5)
   expect_type(res$samples, "list")
   expect_length(res$samples[[2]], 999)
   for (i in 1:3) {
@@ -167,7 +153,8 @@ test_that("the real data's yearly means agree with the exact weighted means", {
   z <- (res$estimate - as.numeric(exact)) / res$mc.error
   expect_lt(max(abs(z)), 4)
   # and the chapter's published table (2010: 12.98, 2012: 10.67, ...)
-  expect_lt(max(abs(res$estimate - c(12.98, 14.04, 10.67, 13.41, 14.04, 11.75, 13.54, 11.98, 13.28, 13.70, 13.23))), 0.02)
+  expect_lt(max(abs(res$estimate - c(12.98, 14.04, 10.67, 13.41, 14.04, 11.75, 13.54, 11.98, 13.28,
+                                     13.70, 13.23))), 0.02)
 })
 
 test_that("the C summary matches mean(), sd() and quantile() type 7", {
@@ -178,7 +165,11 @@ test_that("the C summary matches mean(), sd() and quantile() type 7", {
       for (p in list(c(0.025, 0.975), c(0, 1), c(0.5, 0.5), c(0.1, 0.9))) {
         got <- summ(x, 1, p)
         expect_equal(got[1, 1], mean(x), tolerance = 1e-14)
-        if (n > 1) expect_equal(got[2, 1], sd(x), tolerance = 1e-12) else expect_true(is.nan(got[2, 1]))
+        if (n > 1) {
+          expect_equal(got[2, 1], sd(x), tolerance = 1e-12)
+        } else {
+          expect_true(is.nan(got[2, 1]))
+        }
         expect_equal(got[3:4, 1], unname(stats::quantile(x, p, type = 7)), tolerance = 1e-14)
       }
     }
@@ -196,7 +187,8 @@ test_that("the C summary matches mean(), sd() and quantile() type 7", {
   x <- c(rnorm(50), runif(50))
   got <- summ(x, 2, c(0.05, 0.95))
   expect_equal(dim(got), c(4L, 2L))
-  expect_equal(got[, 2], c(mean(x[51:100]), sd(x[51:100]), unname(stats::quantile(x[51:100], c(0.05, 0.95)))))
+  y <- x[51:100]
+  expect_equal(got[, 2], c(mean(y), sd(y), unname(stats::quantile(y, c(0.05, 0.95)))))
 })
 
 test_that("one replicate gives NA standard errors", {
@@ -207,7 +199,8 @@ test_that("one replicate gives NA standard errors", {
 })
 
 test_that("mc.error is the Monte Carlo error of estimate, std.error the spread of one mean", {
-  d <- data.frame(g = rep(1:2, each = 4), v = c(1, 2, 4, 8, 0, 0, 1, 10), w = c(1, 2, 3, 4, 4, 3, 2, 1))
+  d <- data.frame(g = rep(1:2, each = 4), v = c(1, 2, 4, 8, 0, 0, 1, 10),
+                  w = c(1, 2, 3, 4, 4, 3, 2, 1))
   res <- bootstrap_mean(d, v, w, .by = g, n_means = 1000, seed = 1)
   expect_identical(res$mc.error, res$std.error / sqrt(1000))
   expect_identical(match("mc.error", names(res)), match("std.error", names(res)) + 1L)
@@ -278,7 +271,8 @@ test_that("grouping columns must be vectors: lists, data frames and matrices are
   # group_by() accepts a list-column; bootstrap_mean() refuses it the same way
   skip_if_not_installed("dplyr")
   t <- tibble::tibble(x = 1:4, l = list(1, 2, 1, 2))
-  expect_error(bootstrap_mean(dplyr::group_by(t, l), x, n_means = 5), class = "bootscale_error_bad_by")
+  expect_error(bootstrap_mean(dplyr::group_by(t, l), x, n_means = 5),
+               class = "bootscale_error_bad_by")
 })
 
 test_that("seed = NULL draws 53 bits from R's RNG, and set.seed() reproduces the call", {
@@ -333,7 +327,8 @@ test_that("every help page that refers to the section on random numbers has it",
   text <- vapply(db, function(rd) paste(as.character(rd), collapse = ""), character(1))
   refers <- grepl("Random numbers and determinism", text, fixed = TRUE)
   has <- grepl("\\section{Random numbers and determinism}", text, fixed = TRUE)
-  expect_true(all(c("bootstrap_mean.Rd", "filesize_pipeline.Rd", "bootstrap_means.Rd") %in% names(db)[has]))
+  expect_true(all(c("bootstrap_mean.Rd", "filesize_pipeline.Rd",
+                    "bootstrap_means.Rd") %in% names(db)[has]))
   expect_identical(names(db)[refers & !has], character())
 })
 
@@ -354,7 +349,8 @@ test_that("long replicates (sample_size > 65536, cut into parts) have the right 
     m <- bootstrap_means(cs$x, cs$w, n_means = cs$n, sample_size = cs$ss, workers = 1, seed = 11)
     z <- (mean(m) - mu) / sqrt(sigma2 / cs$ss / cs$n)
     expect_lt(abs(z), 5)
-    ratio <- stats::var(m) / (sigma2 / cs$ss) # ~ chi-squared(n - 1) / (n - 1)
+    # the ratio follows a chi-squared with n - 1 degrees of freedom, over n - 1
+    ratio <- stats::var(m) / (sigma2 / cs$ss)
     expect_gt(ratio, stats::qchisq(1e-4, cs$n - 1) / (cs$n - 1))
     expect_lt(ratio, stats::qchisq(1 - 1e-4, cs$n - 1) / (cs$n - 1))
   }

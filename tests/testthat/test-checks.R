@@ -27,7 +27,9 @@ expect_bad_inputs <- function(cases, env = parent.frame()) {
     eval(bquote(expect_error(.(case[[3]]), class = .(class))), env)
     case[[3]]
   })
-  eval(bquote(expect_snapshot(error = TRUE, transform = scrub, {..(codes)}), splice = TRUE), env)
+  eval(bquote(expect_snapshot(error = TRUE, transform = scrub, {
+    ..(codes)
+  }), splice = TRUE), env)
 }
 
 test_that("filesizes_example() needs nothing and finds the file", {
@@ -381,7 +383,8 @@ test_that("after bad inputs and failures on the parallel path no child, fd or co
   expect_identical(open_fds(), fds)
   # Failures after the job is on the pool: an R error in the middle of the
   # run (a time limit, checked where R checks for interrupts) ...
-  withr::with_options(list(bootscale.test_hook = list(action = "sleep", block = 3, seconds = 0.5)), {
+  hook <- list(action = "sleep", block = 3, seconds = 0.5)
+  withr::with_options(list(bootscale.test_hook = hook), {
     setTimeLimit(elapsed = 0.3, transient = TRUE)
     expect_error(bootstrap_mean(d, v, w, .by = g, n_means = 5000, workers = 2), "time limit")
     setTimeLimit()
@@ -390,7 +393,8 @@ test_that("after bad inputs and failures on the parallel path no child, fd or co
   expect_identical(open_fds(), fds)
   # ... and a worker that crashes (the pool is stopped, rebuilt next call)
   withr::with_options(list(bootscale.test_hook = list(action = "segv", block = 2)), {
-    expect_error(bootstrap_means(1:10, n_means = 5000, workers = 2), class = "bootscale_error_worker")
+    expect_error(bootstrap_means(1:10, n_means = 5000, workers = 2),
+                 class = "bootscale_error_worker")
   })
   expect_identical(pool_status()$state, "stopped")
   expect_identical(open_fds(), fds - 2L) # the pool's two sockets are closed
@@ -407,6 +411,6 @@ test_that("after bad inputs and failures on the parallel path no child, fd or co
 test_that("what was found is shown as it is, braces included", {
   expect_error(bootstrap_means(1:3, seed = "{x}"), 'It is the string "{x}".', fixed = TRUE,
                class = "bootscale_error_bad_seed")
-  expect_error(wsample(1:3, 2, prob = c("{", "}", "a")), 'It is a character vector of length 3.',
+  expect_error(wsample(1:3, 2, prob = c("{", "}", "a")), "It is a character vector of length 3.",
                fixed = TRUE, class = "bootscale_error_bad_weights")
 })

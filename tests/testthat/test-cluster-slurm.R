@@ -24,7 +24,8 @@ slurm_config <- function(name) {
 # The jobs Slurm recorded as finished (jobcomp/filetxt): id, name, state.
 completed_jobs <- function() {
   path <- slurm_config("JobCompLoc")
-  if (!file.exists(path)) return(data.frame(id = character(), name = character(), state = character()))
+  if (!file.exists(path)) return(data.frame(id = character(), name = character(),
+                                            state = character()))
   lines <- readLines(path)
   field <- function(key) sub(sprintf(".*\\b%s=([^ ]*).*", key), "\\1", lines)
   data.frame(id = field("JobId"), name = field("Name"), state = field("JobState"),

@@ -43,8 +43,13 @@ fork_pipe <- filesize_pipeline(n_means = 2100, seed = 13, workers = 2)
 
 for (name in names(plans)) {
   future::plan(plans[[name]])
+  # Under covr the PSOCK workers' results come back out of sync ("Unexpected
+  # result (of class 'NULL' != 'FutureResult')"): that plan is left to the
+  # plain test runs.
+  skip_psock_on_covr <- function() if (name == "psock") skip_on_covr()
 
   test_that(paste("bootstrap_means() on futures is the fork backend's, plan", name), {
+    skip_psock_on_covr()
     m <- bootstrap_means(0:40, dpois(0:40, 12), n_means = 5000, seed = 11,
                          backend = future_backend(chunks = 3))
     expect_same_as_fork(m, fork_means)
@@ -58,6 +63,7 @@ for (name in names(plans)) {
   })
 
   test_that(paste("bootstrap_mean(.by =) with uneven groups on futures, plan", name), {
+    skip_psock_on_covr()
     # 3 groups x 3 blocks = 9 blocks in 4 chunks: chunks cross groups
     b <- bootstrap_mean(uneven(), x, w, .by = g, n_means = 3001, keep_samples = TRUE,
                         seed = 12, backend = future_backend(chunks = 4))
@@ -66,6 +72,7 @@ for (name in names(plans)) {
   })
 
   test_that(paste("filesize_pipeline() on futures is the fork backend's, plan", name), {
+    skip_psock_on_covr()
     p <- filesize_pipeline(n_means = 2100, seed = 13, backend = "future")
     expect_same_as_fork(p, fork_pipe)
     expect_gte(attr(p, "chunks"), 1L)
@@ -242,7 +249,8 @@ test_that("a checkpoint of other inputs is never used", {
 
 test_that("bad backends are classed errors", {
   expect_snapshot(error = TRUE, bootstrap_means(1:3, backend = "slurm"))
-  expect_error(bootstrap_mean(data.frame(x = 1:3), x, backend = 2), class = "bootscale_error_bad_backend")
+  expect_error(bootstrap_mean(data.frame(x = 1:3), x, backend = 2),
+               class = "bootscale_error_bad_backend")
   expect_error(wsample(1:3, 5, backend = NULL), class = "bootscale_error_bad_backend")
   expect_error(future_backend(chunks = 0), class = "bootscale_error_bad_count")
   expect_error(future_backend(retries = -1), class = "bootscale_error_bad_count")
@@ -272,9 +280,9 @@ test_that("a multisession worker killed mid-chunk: retried, or a classed error",
   )
   expect_lt(as.numeric(Sys.time() - t0, units = "secs"), 60)
   if (inherits(res, "error")) {
-    # future 1.31 sends the retry to the dead worker again, and chunks queued
-    # after chunk 2 may be sent there too: whichever of those spends its
-    # retries first is named
+    # future 1.31 sends the retry to the dead worker again; whichever chunk
+    # meets the dead worker first (the killed one's retry, or a later chunk
+    # sent to it) is the one that fails
     expect_s3_class(res, "bootscale_error_cluster")
     expect_true(res$chunk %in% 2:4)
     expect_s3_class(res$cause, "FutureError")

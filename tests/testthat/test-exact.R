@@ -14,7 +14,7 @@ enumerate_means <- function(x, p, n) {
   list(value = as.numeric(names(agg)) / n, prob = as.vector(agg))
 }
 
-test_that("method = 'resample' keeps its values to the bit (pinned on main before the exact method)", {
+test_that("method = 'resample' keeps its values to the bit (pinned on main before the exact method)", { # nolint: line_length_linter.
   m <- bootstrap_means(0:40, weights = dpois(0:40, 12), n_means = 5, seed = 1)
   expect_identical(sprintf("%.17g", m),
                    c("12.539999999999999", "12.31", "12.119999999999999", "10.99",
@@ -95,7 +95,8 @@ test_that("estimate and std.error are the weighted mean and sqrt(weighted varian
       expect_lt(abs(sqrt(sum(dist$prob * (dist$value - mu)^2)) - res$std.error[j]), 1e-10)
     }
     expect_identical(attr(res, "method"), "exact")
-    expect_named(res, c("g", "estimate", "std.error", "mc.error", "conf.low", "conf.high", "n_means"))
+    expect_named(res, c("g", "estimate", "std.error", "mc.error", "conf.low", "conf.high",
+                        "n_means"))
     expect_identical(res$mc.error, rep(0, 4)) # no Monte Carlo error
     expect_identical(res$n_means, rep(0L, 4)) # no replicates drawn
     expect_s3_class(res, "bootscale_bootstrap")
@@ -166,24 +167,7 @@ test_that("resampled means pass a chi-square test against the exact distribution
   d <- exact_distribution(y$BytesLog2, y$Files, sample_size = 100)
   chisq_p <- function(m) {
     obs <- tabulate(round(m * 100) - round(d$value[1] * 100) + 1, nbins = nrow(d))
-    expected <- d$prob * length(m)
-    # pool cells left to right until each expects at least 5; a short last
-    # cell joins the one before
-    cell <- integer(length(expected))
-    id <- 1L
-    acc <- 0
-    for (i in seq_along(expected)) {
-      cell[i] <- id
-      acc <- acc + expected[i]
-      if (acc >= 5) {
-        id <- id + 1L
-        acc <- 0
-      }
-    }
-    if (acc < 5) cell[cell == id] <- id - 1L
-    o <- tapply(obs, cell, sum)
-    e <- tapply(expected, cell, sum)
-    stats::pchisq(sum((o - e)^2 / e), df = length(e) - 1, lower.tail = FALSE)
+    pooled_chisq_p(obs, d$prob * length(m), 5)
   }
   for (seed in 1:3) {
     res <- bootstrap_means(y$BytesLog2, y$Files, n_means = 1e5, seed = seed)
@@ -198,7 +182,7 @@ test_that("resampled means pass a chi-square test against the exact distribution
   expect_lt(chisq_p(shifted), 1e-10)
 })
 
-test_that("resampled intervals with n_means = 1e6 lie within their Monte Carlo error of the exact ones", {
+test_that("resampled intervals with n_means = 1e6 lie within their Monte Carlo error of the exact ones", { # nolint: line_length_linter.
   y <- yearly_example()
   y <- y[y$Year %in% c(2012, 2019), ]
   ex <- bootstrap_mean(y, BytesLog2, Files, .by = Year, method = "exact")
@@ -266,13 +250,15 @@ test_that("the engine draws from thousands of support points with sample_size = 
   dd <- exact_distribution(c(0, 1, 200), c(1, 1, 3), sample_size = 100)
   expect_identical(nrow(dd), 20001L)
   expect_true(all(m %in% dd$value))
-  expect_lt(abs(mean(m) - sum(dd$prob * dd$value)), 4 * sqrt(sum(dd$prob * (dd$value - mean(m))^2) / 2e5))
+  expect_lt(abs(mean(m) - sum(dd$prob * dd$value)),
+            4 * sqrt(sum(dd$prob * (dd$value - mean(m))^2) / 2e5))
 })
 
 test_that("small supports (the engine's pair tables) also give one draw per replicate", {
   # 16 and 61 support points: at most 64, so the engine builds pair tables and,
   # with sample_size = 1, makes one single draw per replicate
-  for (cs in list(list(x = 0:3, w = c(4, 1, 2, 3), n = 5), list(x = c(0, 3), w = c(1, 1e-6), n = 20))) {
+  cases <- list(list(x = 0:3, w = c(4, 1, 2, 3), n = 5), list(x = c(0, 3), w = c(1, 1e-6), n = 20))
+  for (cs in cases) {
     d <- exact_distribution(cs$x, cs$w, sample_size = cs$n)
     expect_lte(nrow(d), 64)
     m <- bootstrap_means(cs$x, cs$w, n_means = 2e5, sample_size = cs$n, seed = 21,
@@ -290,7 +276,8 @@ test_that("small supports (the engine's pair tables) also give one draw per repl
 
 test_that("filesize_pipeline(method = 'exact') gives the exact yearly table", {
   ex <- filesize_pipeline(method = "exact")
-  expect_named(ex, c("Year", "estimate", "std.error", "mc.error", "conf.low", "conf.high", "n_means"))
+  expect_named(ex, c("Year", "estimate", "std.error", "mc.error", "conf.low", "conf.high",
+                     "n_means"))
   expect_identical(ex$mc.error, rep(0, nrow(ex)))
   expect_identical(attr(ex, "method"), "exact")
   direct <- bootstrap_mean(yearly_example(), BytesLog2, Files, .by = Year, method = "exact")

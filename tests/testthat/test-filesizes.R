@@ -33,7 +33,8 @@ test_that("the example file has the raw format and the chapter's shape", {
   expect_gt(max(raw$Files), 5e5)
   fs <- read_filesizes(filesizes_example())
   yearly <- aggregate_filesizes(fs)
-  m <- tapply(yearly$BytesLog2 * yearly$Files, yearly$Year, sum) / tapply(yearly$Files, yearly$Year, sum)
+  m <- tapply(yearly$BytesLog2 * yearly$Files, yearly$Year, sum) / tapply(yearly$Files,
+                                                                          yearly$Year, sum)
   expect_length(m, 11)
   expect_true(all(m > 9.5 & m < 14.5))
   expect_gt(diff(range(m)), 2)
@@ -91,7 +92,8 @@ test_that("malformed files give classed errors", {
 test_that("error messages say what must be true", {
   tmp <- withr::local_tempfile(fileext = ".txt")
   writeLines(c("1024 10 5", "2048 10"), tmp)
-  expect_snapshot(read_filesizes(tmp), error = TRUE, transform = function(x) gsub(tmp, "<tmp>", x, fixed = TRUE))
+  scrub <- function(x) gsub(tmp, "<tmp>", x, fixed = TRUE)
+  expect_snapshot(read_filesizes(tmp), error = TRUE, transform = scrub)
   writeLines(c("1024 10 -5"), tmp)
   expect_snapshot(read_filesizes(tmp), error = TRUE)
 })

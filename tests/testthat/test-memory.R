@@ -71,25 +71,25 @@ test_that("memit() sees a 200 MB R allocation, kept or freed, within 15%", {
 test_that("memit() sees a 200 MB allocation made in C within 15%", {
   skip_on_valgrind()
   gc()
-  m <- memit(.Call(bootscale:::C_bs_memory_touch, n_bytes))
+  m <- memit(.Call(bootscale:::C_bs_test_memory_touch, n_bytes))
   skip_unless_peak_resets(m)
   expect_equal(m$increment, 200, tolerance = 0.15)
   # C memory is not R's heap.
   expect_lt(m$heap_increment, 5)
   # It was freed: the resident set is back near the start.
-  expect_lt(snapshot()[[2]] / mib - m$start, 50)
+  expect_lt(snapshot()$rss / mib - m$start, 50)
 })
 
 test_that("memit() reports a forked child's 200 MB in children_peak", {
   skip_on_valgrind()
   skip_on_os("windows")
   before <- snapshot()
-  skip_if(is.na(before[[4]]), "getrusage(RUSAGE_CHILDREN) is not available")
+  skip_if(is.na(before$children_peak), "getrusage(RUSAGE_CHILDREN) is not available")
   # RUSAGE_CHILDREN keeps the largest child ever waited for: the new child
   # shows only if it is larger than every earlier one.
-  skip_if(before[[4]] > 0.8 * n_bytes, "an earlier child of this session was larger")
+  skip_if(before$children_peak > 0.8 * n_bytes, "an earlier child of this session was larger")
   local_no_children()
-  m <- memit(.Call(bootscale:::C_bs_memory_child, n_bytes))
+  m <- memit(.Call(bootscale:::C_bs_test_memory_child, n_bytes))
   expect_false(is.na(m$children_peak))
   # The child's resident set is its 200 MB plus the parent's pages it
   # inherited, which are at most the parent's resident set.
@@ -99,14 +99,14 @@ test_that("memit() reports a forked child's 200 MB in children_peak", {
   expect_lt(m$increment, 50)
 
   # A second, equal child is not larger than the first: NA, as documented.
-  again <- memit(.Call(bootscale:::C_bs_memory_child, mib))
+  again <- memit(.Call(bootscale:::C_bs_test_memory_child, mib))
   expect_true(is.na(again$children_peak))
 })
 
 test_that("the C allocation helpers refuse impossible sizes", {
-  expect_error(.Call(bootscale:::C_bs_memory_touch, -1), "out of range")
-  expect_error(.Call(bootscale:::C_bs_memory_touch, 2^60), "out of range")
-  expect_error(.Call(bootscale:::C_bs_memory_touch, "a"), "double")
+  expect_error(.Call(bootscale:::C_bs_test_memory_touch, -1), "out of range")
+  expect_error(.Call(bootscale:::C_bs_test_memory_touch, 2^60), "out of range")
+  expect_error(.Call(bootscale:::C_bs_test_memory_touch, "a"), "double")
 })
 
 test_that("column_sizes() agrees with object.size()", {

@@ -1,7 +1,8 @@
 test_that("the pipeline returns the chapter's yearly table with uncertainty", {
   res <- filesize_pipeline(n_means = 2000, seed = 3)
   expect_s3_class(res, "tbl_df")
-  expect_named(res, c("Year", "estimate", "std.error", "mc.error", "conf.low", "conf.high", "n_means"))
+  expect_named(res, c("Year", "estimate", "std.error", "mc.error", "conf.low", "conf.high",
+                      "n_means"))
   expect_identical(res$Year, 2010:2020)
   fs <- read_filesizes(filesizes_example())
   yearly <- aggregate_filesizes(fs)
@@ -27,7 +28,8 @@ test_that("the pipeline reproduces bootstrap_mean on the aggregated data", {
 })
 
 test_that("bad pipeline arguments give classed errors", {
-  expect_error(filesize_pipeline(by = "Nope", n_means = 10), class = "bootscale_error_missing_column")
+  expect_error(filesize_pipeline(by = "Nope", n_means = 10),
+               class = "bootscale_error_missing_column")
   expect_error(filesize_pipeline(by = "BytesLog2", n_means = 10), class = "bootscale_error_bad_by")
   expect_error(filesize_pipeline("no/such/file.txt"), class = "bootscale_error_file_not_found")
 })

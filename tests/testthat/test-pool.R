@@ -39,10 +39,11 @@ test_that("results are identical for 1, 2, 3 and 7 workers", {
                                           seed = 8)), same(ref))
   }
   d <- data.frame(g = rep(1:5, each = 20), v = rnorm(100), w = runif(100))
-  ref <- bootstrap_mean(d, v, w, .by = g, n_means = 3001, workers = 1, seed = 2, keep_samples = TRUE)
+  ref <- bootstrap_mean(d, v, w, .by = g, n_means = 3001, workers = 1, seed = 2,
+                        keep_samples = TRUE)
   for (k in c(2, 3, 7)) {
-    expect_identical(same(quietly(bootstrap_mean(d, v, w, .by = g, n_means = 3001, workers = k, seed = 2,
-                                         keep_samples = TRUE))), same(ref))
+    expect_identical(same(quietly(bootstrap_mean(d, v, w, .by = g, n_means = 3001, workers = k,
+                                                 seed = 2, keep_samples = TRUE))), same(ref))
   }
   # without samples the summary reads the workers' shared mapping directly
   # (selection in place); with samples it counts in the final vectors: the
@@ -52,16 +53,19 @@ test_that("results are identical for 1, 2, 3 and 7 workers", {
   cols <- c("g", "estimate", "std.error", "conf.low", "conf.high", "n_means")
   expect_identical(keep[cols], ref[cols])
   for (k in c(2, 3, 7)) {
-    expect_identical(same(quietly(bootstrap_mean(d, v, w, .by = g, n_means = 3001, workers = k, seed = 2))),
+    expect_identical(same(quietly(bootstrap_mean(d, v, w, .by = g, n_means = 3001, workers = k,
+                                                 seed = 2))),
                      same(ref))
   }
   ref <- wsample(1:50, 200001, prob = 1:50, workers = 1, seed = 4)
   for (k in c(2, 3, 7)) {
-    expect_identical(same(quietly(wsample(1:50, 200001, prob = 1:50, workers = k, seed = 4))), same(ref))
+    expect_identical(same(quietly(wsample(1:50, 200001, prob = 1:50, workers = k, seed = 4))),
+                     same(ref))
   }
   ref <- filesize_pipeline(n_means = 1500, workers = 1, seed = 5)
   for (k in c(2, 3, 7)) {
-    expect_identical(same(quietly(filesize_pipeline(n_means = 1500, workers = k, seed = 5))), same(ref))
+    expect_identical(same(quietly(filesize_pipeline(n_means = 1500, workers = k, seed = 5))),
+                     same(ref))
   }
 })
 
@@ -82,10 +86,10 @@ test_that("a job's results and summary exist only once it is complete", {
   on.exit(.Call(bootscale:::C_bs_job_release, job))
   expect_error(.Call(bootscale:::C_bs_job_summarise, job, 1, c(0.025, 0.975)), "no complete means")
   expect_error(.Call(bootscale:::C_bs_job_result, job), "not complete")
-  n_units <- .Call(bootscale:::C_bs_job_info, job)[[4]]
+  n_units <- .Call(bootscale:::C_bs_job_info, job)$n_units
   expect_null(.Call(bootscale:::C_bs_job_start, job, 0, 0, n_units, NULL, tempdir()))
   expect_error(.Call(bootscale:::C_bs_job_result, job), "not complete")
-  repeat if (.Call(bootscale:::C_bs_job_step, job, 20, 100)[[1]] == 1L) break
+  repeat if (.Call(bootscale:::C_bs_job_step, job, 20, 100)$state == "done") break
   stats <- .Call(bootscale:::C_bs_job_summarise, job, 1, c(0.025, 0.975))
   means <- .Call(bootscale:::C_bs_job_result, job)
   expect_length(means, 2000)
@@ -143,12 +147,28 @@ test_that("the pool measures its costs when it starts", {
   skip_if_no_fork()
   local_parallel()
   pool_stop()
+  the <- bootscale:::the
+  the$call_ms <- NULL
   st <- pool_start(2)
   expect_identical(st$state, "running")
-  expect_gte(st$call_ms, 0)
-  expect_lt(st$call_ms, 1000)
-  expect_gt(st$ns_per_draw, 0)
-  expect_lt(st$ns_per_draw, 1000)
+  # measured now (the prior is gone), finite, and the ns per draw above the
+  # floor that keeps the rule from dividing by nothing
+  expect_true(is.finite(st$call_ms) && st$call_ms >= 0)
+  expect_true(is.finite(st$ns_per_draw) && st$ns_per_draw >= 0.2)
+  # what pool_status() shows is what the cost rule reads
+  expect_identical(st$call_ms, the$call_ms)
+  expect_identical(st$ns_per_draw, the$ns_per_draw)
+  # and the rule decides with these numbers: 2 workers exactly when their
+  # predicted time (half the serial time plus a call) saves 10 %, that is
+  # from a serial time of 2.5 calls on; below 2 calls, at once serially
+  withr::local_options(list(bootscale.min_parallel_draws = NULL, bootscale.test_hook = NULL))
+  draws_for <- function(calls) calls * st$call_ms * 1e6 / st$ns_per_draw
+  plan <- function(n) bootscale:::plan_workers(2L, n, 100, running = c(TRUE, TRUE))
+  expect_identical(plan(floor(draws_for(1.9))), 1L)
+  expect_identical(plan(max(ceiling(draws_for(2.6)), 1e6)), 2L)
+  the$call_ms <- 1e6 # a call that costs more than the job: serial
+  expect_identical(plan(1e6), 1L)
+  the$call_ms <- st$call_ms
 })
 
 test_that("workers are checked and oversubscription warns", {
@@ -264,6 +284,19 @@ start_run <- function(lines, env = parent.frame(), prelude = sleep_hook) {
 }
 
 # The pool's processes under R process `pid`: the helper and its workers.
+# Sends Ctrl-C to the R in `p`, whose code prints "interrupted at <time>"
+# when the interrupt reaches it; checks that it did within `seconds`.
+interrupt_within <- function(p, seconds) {
+  sent <- as.numeric(Sys.time())
+  p$interrupt()
+  p$wait(10000)
+  out <- p$read_all_output()
+  expect_match(out, "interrupted at")
+  returned <- as.numeric(sub(".*interrupted at ([0-9.]+).*", "\\1", out))
+  expect_lt(returned - sent, seconds)
+  out
+}
+
 pool_tree <- function(pid) ps::ps_children(ps::ps_handle(pid), recursive = TRUE)
 
 alive <- function(h) {
@@ -294,13 +327,7 @@ test_that("an interrupt returns within half a second and the pool stays usable",
   ))
   tree <- pool_tree(p$get_pid())
   expect_length(tree, 2) # the helper and its worker
-  sent <- as.numeric(Sys.time())
-  p$interrupt()
-  p$wait(10000)
-  out <- p$read_all_output()
-  expect_match(out, "interrupted at")
-  returned <- as.numeric(sub(".*interrupted at ([0-9.]+).*", "\\1", out))
-  expect_lt(returned - sent, 0.5)
+  out <- interrupt_within(p, 0.5)
   expect_match(out, "after: TRUE")
   expect_match(out, "same pool: TRUE")
   expect_match(out, "tempdir: TRUE")
@@ -323,13 +350,7 @@ test_that("a job of 1e11 draws uses both processes and stops within half a secon
   Sys.sleep(1.5)
   cpu1 <- sum(ps::ps_cpu_times(worker)[c("user", "system")])
   expect_gt(cpu1 - cpu0, 0.1) # the worker computes (R does its share too)
-  sent <- as.numeric(Sys.time())
-  p$interrupt()
-  p$wait(10000)
-  out <- p$read_all_output()
-  expect_match(out, "interrupted at")
-  returned <- as.numeric(sub(".*interrupted at ([0-9.]+).*", "\\1", out))
-  expect_lt(returned - sent, 0.5)
+  out <- interrupt_within(p, 0.5)
   expect_match(out, "pool: running")
 })
 
@@ -351,14 +372,15 @@ test_that("the helper computes the same blocks as this process", {
                list(c(1, 2, 3), as.double(100:1)), 3000, 31, 11)
   n <- bootscale:::job_n_blocks(job)
   bootscale:::pool_ensure(2L)
-  run(job, 2L, 0, n, hook = c(0, -1, 0)) # a no-op hook: the workers take every block
+  # a no-op hook: the workers take every block
+  run(job, 2L, 0, n, hook = list(action = "none", block = -1, seconds = 0))
   helper <- .Call(bootscale:::C_bs_job_result, job)
   run(job, 1L, 0, n)
   expect_identical(helper, .Call(bootscale:::C_bs_job_result, job))
   .Call(bootscale:::C_bs_job_release, job)
   job <- .Call(bootscale:::C_bs_draws_job, as.double(1:7), 300001, 5)
   n <- bootscale:::job_n_blocks(job)
-  run(job, 2L, 0, n, hook = c(0, -1, 0))
+  run(job, 2L, 0, n, hook = list(action = "none", block = -1, seconds = 0))
   helper <- .Call(bootscale:::C_bs_job_result, job)
   run(job, 1L, 0, n)
   expect_identical(helper, .Call(bootscale:::C_bs_job_result, job))
@@ -378,10 +400,13 @@ test_that("run_blocks() slices concatenate to the whole result", {
     })
     list(n = n, joined = unlist(parts), whole = c(bootscale:::run_blocks(job, 1L, 0, n)))
   }
-  means <- function() .Call(bootscale:::C_bs_means_job, list(c(1, 2, 3), c(5, 9)),
-                            list(c(1, 1, 2), c(1, 3)), 5000, 17, 3)
-  long <- function() .Call(bootscale:::C_bs_means_job, list(c(0, 1, 2)), list(c(1, 1, 1)),
-                           5, 1e7, 3)
+  means <- function() {
+    .Call(bootscale:::C_bs_means_job, list(c(1, 2, 3), c(5, 9)), list(c(1, 1, 2), c(1, 3)),
+          5000, 17, 3)
+  }
+  long <- function() {
+    .Call(bootscale:::C_bs_means_job, list(c(0, 1, 2)), list(c(1, 1, 1)), 5, 1e7, 3)
+  }
   draws <- function() .Call(bootscale:::C_bs_draws_job, c(1, 2, 3), 500000, 3)
   for (w in c(1L, 2L)) {
     r <- slices(means, c(1, 4, 5, 9), w)
@@ -541,7 +566,8 @@ test_that("long runs show a progress bar fed by the workers' counter, ending at 
 
 test_that("long serial runs show a progress bar too", {
   withr::local_options(list(cli.progress_show_after = 0, cli.progress_handlers_only = "logger"))
-  out <- utils::capture.output(x <- bootstrap_means(1:10, n_means = 1e6, sample_size = 100, workers = 1, seed = 1))
+  out <- utils::capture.output(x <- bootstrap_means(1:10, n_means = 1e6, sample_size = 100,
+                                                    workers = 1, seed = 1))
   n_blocks <- ceiling(1e6 / 1024)
   expect_match(out[1], sprintf("0/%d created", n_blocks))
   expect_match(out[length(out)], sprintf("%d/%d terminated", n_blocks, n_blocks))
@@ -654,4 +680,33 @@ test_that("two R sessions have pools of their own", {
   Sys.sleep(0.5)
   # the other session's pool ended with it
   expect_false(tryCatch(alive(ps::ps_handle(other[1])), error = function(e) FALSE))
+})
+
+test_that("the engine's constants are read from C, and hook actions are named there", {
+  skip_if_no_fork()
+  local_no_children()
+  consts <- .Call(bootscale:::C_bs_constants)
+  expect_named(consts, c("rng", "max_workers", "max_sample_size", "block_means", "block_draws"))
+  expect_identical(consts$rng, "xoshiro256++ keyed by SplitMix64")
+  expect_identical(attr(bootstrap_means(1:3, n_means = 2, seed = 1, workers = 1), "rng"),
+                   consts$rng)
+  # the limits R checks are the ones C enforces
+  expect_identical(suppressWarnings(bootscale:::check_workers(consts$max_workers)),
+                   consts$max_workers)
+  expect_error(bootscale:::check_workers(consts$max_workers + 1),
+               class = "bootscale_error_bad_workers")
+  expect_error(bootstrap_means(1:3, n_means = 2, sample_size = 2 * consts$max_sample_size),
+               class = "bootscale_error_bad_count")
+  # the job protocol is read by name
+  job <- .Call(bootscale:::C_bs_means_job, list(c(1, 2)), list(c(1, 1)), 3000, 5, 1)
+  info <- .Call(bootscale:::C_bs_job_info, job)
+  expect_named(info, c("n_blocks", "length", "paired", "n_units", "blocks_per_unit", "draws",
+                       "run_bytes"))
+  expect_identical(info$length, 3000)
+  expect_identical(info$n_blocks, ceiling(3000 / consts$block_means))
+  expect_identical(info$draws, 3000 * 5)
+  # an action C does not know is refused there, before anything runs
+  withr::local_options(list(bootscale.test_hook = list(action = "explode", block = 1)))
+  expect_error(bootstrap_means(1:10, n_means = 20000, workers = 2, seed = 1), "bad test hook")
+  .Call(bootscale:::C_bs_job_release, job)
 })

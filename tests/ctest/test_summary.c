@@ -1,0 +1,73 @@
+/* Pure C tests of src/summary.c's group sums and R's NA test, of
+ * src/group.c's refusals, and of src/memory.c's system queries. */
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "../../src/group.h"
+#include "../../src/memory.h"
+#include "../../src/summary.h"
+#include "check.h"
+
+static double from_bits(uint64_t u) {
+  double d;
+  memcpy(&d, &u, sizeof(d));
+  return d;
+}
+
+CTEST(test_summary_group_sums) {
+  const double r_na = from_bits(UINT64_C(0x7FF00000000007A2)); /* R's NA_real_ */
+  CHECK(summary_is_na(r_na), "R's NA bit pattern is not NA");
+  CHECK(!summary_is_na(NAN) && !summary_is_na(1.0), "a plain NaN or a number taken for NA");
+  const double x[] = {1.0, 2.0, 0.25, NAN, 5.0, r_na, NAN, 1e300, -1e300, 3.0};
+  const int id[] = {1, 1, 2, 3, 3, 4, 4, 5, 5, 5};
+  long double acc[5];
+  unsigned char na[5];
+  double out[5];
+  const double na_value = -111.0, nan_value = -222.0;
+  CHECK(summary_group_sums(x, id, 10, 5, acc, na, na_value, nan_value, out) == 0,
+        "sums refused");
+  CHECK(out[0] == 3.0 && out[1] == 0.25, "plain sums: %g %g", out[0], out[1]);
+  CHECK(out[2] == nan_value, "NaN group: %g", out[2]);
+  CHECK(out[3] == na_value, "NA wins over NaN: %g", out[3]);
+  /* long double: 1e300 - 1e300 + 3 is 3, not lost to rounding order */
+  CHECK(out[4] == 3.0, "long double sum: %g", out[4]);
+  const int bad[] = {1, 6};
+  out[0] = 7.0;
+  CHECK(summary_group_sums(x, bad, 2, 5, acc, na, na_value, nan_value, out) == -1 &&
+            out[0] == 7.0,
+        "an id out of range is refused before any output");
+  /* An empty group sums to 0, as sum(numeric(0)) does. */
+  const int one[] = {2};
+  CHECK(summary_group_sums(x, one, 1, 2, acc, na, na_value, nan_value, out) == 0 &&
+            out[0] == 0.0 && out[1] == 1.0,
+        "empty group: %g, %g", out[0], out[1]);
+}
+
+CTEST(test_group_build_refusals) {
+  const double x[] = {1, 2, 3};
+  const double w_bad[] = {1, -1, 2}, w_zero[] = {0, 0, 0}, w_ok[] = {1, 2, 3};
+  kernel_cell cells[12];
+  alias_status s;
+  CHECK(group_build(cells, x, w_bad, 3, 0, NULL, &s) == 1 && s != ALIAS_OK, "negative weight");
+  CHECK(group_build(cells, x, w_zero, 3, 0, NULL, &s) == 1 && s != ALIAS_OK, "zero weights");
+  group_tables keep;
+  CHECK(group_build(cells, x, w_bad, 3, 1, &keep, &s) == 1 && keep.mem_single == NULL &&
+            keep.mem_pair == NULL,
+        "a refused build keeps nothing");
+  CHECK(group_n_cells(3, 1) == 12 && group_n_cells(3, 0) == 3, "cell counts");
+  CHECK(group_build(cells, x, w_ok, 3, 1, &keep, &s) == 0 && s == ALIAS_OK && keep.pair.k == 9,
+        "pair table kept");
+  /* the cells' values are the categories' values and, after them, pair half sums */
+  for (int i = 0; i < 3; i++) CHECK(cells[i].value[0] == x[i], "cell %d value", i);
+  group_tables_free(&keep);
+}
+
+CTEST(test_memory_queries) {
+  const double phys = memory_physical();
+  CHECK(phys > 1e6 && phys < 1e15, "physical memory %g", phys);
+  const double as = memory_as_limit();
+  CHECK(as == -1 || as > 0, "address-space limit %g", as);
+  CHECK(memory_rss() > 0 && memory_peak() >= memory_rss(), "rss %g, peak %g", memory_rss(),
+        memory_peak());
+}
