@@ -266,23 +266,32 @@ bootstrap_mean <- function(.data, value, weight = NULL, .by = NULL, n_means = 10
   stats <- done$stats
   res <- done$samples
   stats[2, is.nan(stats[2, ])] <- NA_real_ # one replicate has no spread
+  out <- bootstrap_table(keys, stats, mc_error = stats[2, ] / sqrt(n_means), n_means = n_means,
+                         samples = if (keep_samples) res, seed = seed, method = "resample",
+                         processes = attr(done, "processes"))
+  with_backend_attrs(out, done)
+}
+
+# bootstrap_mean()'s result, for either method: the group keys, the columns
+# of result_columns() from a 4 x groups matrix of estimate, std.error,
+# conf.low and conf.high, and the attributes that say how it was made.
+bootstrap_table <- function(keys, stats, mc_error, n_means, samples, seed, method, processes) {
+  n_groups <- ncol(stats)
   out <- c(keys, list(
     estimate = stats[1, ],
     std.error = stats[2, ],
-    mc.error = stats[2, ] / sqrt(n_means),
+    mc.error = mc_error,
     conf.low = stats[3, ],
     conf.high = stats[4, ],
     n_means = rep(as.integer(n_means), n_groups)
   ))
-  if (keep_samples) {
-    out$samples <- res
-  }
+  if (!is.null(samples)) out$samples <- samples
   out <- tibble::new_tibble(out, nrow = n_groups, class = "bootscale_bootstrap")
   attr(out, "seed") <- seed
   attr(out, "rng") <- bs_const("rng")
-  attr(out, "method") <- "resample"
-  attr(out, "processes") <- attr(done, "processes")
-  with_backend_attrs(out, done)
+  attr(out, "method") <- method
+  attr(out, "processes") <- processes
+  out
 }
 
 # The columns bootstrap_mean() adds after the group columns.

@@ -248,28 +248,19 @@ exact_mean_groups <- function(keys, values, weights, rows, n_means, sample_size,
   stats <- vapply(seq_len(n_groups), function(j) {
     exact_summary(lats[[j]], dists[[j]], sample_size, probs)
   }, numeric(4))
-  # no Monte Carlo error; n_means counts the replicates drawn (none unless
-  # asked for)
-  out <- c(keys, list(
-    estimate = stats[1, ],
-    std.error = stats[2, ],
-    mc.error = rep(0, n_groups),
-    conf.low = stats[3, ],
-    conf.high = stats[4, ],
-    n_means = rep(if (keep_samples) as.integer(n_means) else 0L, n_groups)
-  ))
+  res <- NULL
   if (keep_samples) {
     res <- run_means(lapply(dists, `[[`, "value"), lapply(dists, `[[`, "prob"), n_means, 1,
                      workers, seed, call = call)
-    out$samples <- lapply(seq_len(n_groups), function(j) res[seq_len(n_means) + (j - 1) * n_means])
   }
-  out <- tibble::new_tibble(out, nrow = n_groups, class = "bootscale_bootstrap")
-  attr(out, "seed") <- seed
-  attr(out, "rng") <- bs_const("rng")
-  attr(out, "method") <- "exact"
-  # the distributions are computed here; only replicates use the pool
-  attr(out, "processes") <- if (keep_samples) attr(res, "processes") else 1L
-  out
+  # no Monte Carlo error; n_means counts the replicates drawn (none unless
+  # asked for); the distributions are computed here, only replicates use
+  # the pool
+  bootstrap_table(keys, stats, mc_error = rep(0, n_groups),
+                  n_means = if (keep_samples) n_means else 0L,
+                  samples = if (keep_samples) split_groups(res, n_groups, n_means),
+                  seed = seed, method = "exact",
+                  processes = if (keep_samples) attr(res, "processes") else 1L)
 }
 
 #' @rdname autoplot-bootscale

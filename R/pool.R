@@ -364,13 +364,15 @@ run_means <- function(values, weights, n_means, sample_size, workers, seed,
 # selection rather than sorting, the samples copied once, group by group,
 # into their final vectors while the mapping's pages are given back; or of
 # the means themselves (from futures).
+# Means laid out group after group, n_means each, as one vector per group.
+split_groups <- function(x, n_groups, n_means) {
+  lapply(seq_len(n_groups), function(j) x[seq_len(n_means) + (j - 1) * n_means])
+}
+
 finish_means <- function(x, n_groups, n_means, probs, keep_samples) {
   if (is.double(x)) {
     stats <- .Call(C_bs_summarise_means, x, as.double(n_groups), probs)
-    samples <- if (keep_samples) {
-      lapply(seq_len(n_groups), function(j) x[seq_len(n_means) + (j - 1) * n_means])
-    }
-    return(list(stats = stats, samples = samples))
+    return(list(stats = stats, samples = if (keep_samples) split_groups(x, n_groups, n_means)))
   }
   .Call(C_bs_job_finish_means, x, as.double(n_groups), probs, keep_samples)
 }
