@@ -114,8 +114,18 @@ pool_ensure <- function(workers) {
 #'   `"stopped"`), `workers` (processes, this one included), `helper` (the
 #'   helper's pid), `pids` (the workers' pids), `calls` (jobs the pool has
 #'   run since it started), `memory` (resident memory of the helper and its
-#'   workers in bytes, `NA` where it cannot be read), `idle_seconds`,
+#'   workers in bytes, `NA` where it cannot be read), `cache` (bytes of the
+#'   mapping the pool keeps between calls, see below), `idle_seconds`,
 #'   `call_ms` and `ns_per_draw` (the measurements of the cost rule).
+#'
+#' Between calls the pool keeps the shared mapping of its last summarising
+#' run (as [bootstrap_mean()] makes), when it is at most 64 MiB: the next
+#' call reuses it, so neither this session nor the workers map memory or
+#' take page faults again. `pool_stop()` releases it. Results of 1 MiB and
+#' more that a pool run returns as a vector ([bootstrap_means()],
+#' [wsample()]) are not copied: the run's mapping becomes the R vector, a
+#' private copy-on-write mapping, released when the vector is
+#' garbage-collected.
 #' @export
 #' @examples
 #' \donttest{
@@ -156,6 +166,7 @@ pool_status <- function() {
     pids = pids,
     calls = if (running) st$calls else 0,
     memory = if (running) sum(vapply(c(helper, pids), process_rss, numeric(1))) else 0,
+    cache = if (running) st$cache else 0,
     idle_seconds = pool_idle_seconds(),
     call_ms = the$call_ms %||% NA_real_,
     ns_per_draw = the$ns_per_draw %||% NA_real_
@@ -356,7 +367,8 @@ run_means <- function(values, weights, n_means, sample_size, workers, seed,
   }
   job <- .Call(C_bs_means_job, values, weights, n_means, sample_size, seed)
   run_job(job, workers, n_draws = n_groups * n_means * sample_size, call = call,
-          finish = finish, n_groups, n_means, probs, keep_samples)
+          finish = finish, n_groups = n_groups, n_means = n_means,
+          probs = if (!is.null(probs)) as.double(probs), keep_samples = keep_samples)
 }
 
 # The summary of complete means: of a job, read where the means are (the
@@ -382,16 +394,20 @@ finish_means <- function(x, n_groups, n_means, probs, keep_samples) {
 # out of the run's mapping (whose pages are given back as it goes), or
 # "summary", finish_means(job, ...).
 run_job <- function(job, workers, n_draws, call = rlang::caller_env(),
-                    finish = c("vector", "summary"), ...) {
+                    finish = c("vector", "summary"), n_groups = NULL, n_means = NULL,
+                    probs = NULL, keep_samples = FALSE) {
   finish <- match.arg(finish)
   on.exit(.Call(C_bs_job_release, job), add = TRUE)
   info <- .Call(C_bs_job_info, job)
   used <- plan_workers(workers, n_draws, info$n_blocks)
   if (used > 1L && !pool_ensure(used)) used <- 1L
-  run_blocks_on(job, used, 0, info$n_units, call = call)
+  # The run mode tells C where the output goes (see bs_job_start): into the
+  # result vector itself, or into a mapping summarised in place.
+  mode <- if (finish == "vector") "vector" else if (keep_samples) "samples" else "summary"
+  run_blocks_on(job, used, 0, info$n_units, call = call, mode = mode, probs = probs)
   res <- switch(finish,
     vector = .Call(C_bs_job_result, job),
-    summary = finish_means(job, ...)
+    summary = finish_means(job, n_groups, n_means, probs, keep_samples)
   )
   attr(res, "processes") <- used
   res
@@ -425,10 +441,11 @@ job_n_blocks <- function(job) .Call(C_bs_job_info, job)$n_units
 
 # Runs units [from, to) on `used` processes (1: this one alone), with a
 # progress bar for long runs; the run stays in the job until released.
-run_blocks_on <- function(job, used, from, to, call = rlang::caller_env(), hook = test_hook()) {
+run_blocks_on <- function(job, used, from, to, call = rlang::caller_env(), hook = test_hook(),
+                          mode = "slice", probs = NULL) {
   if (used < 2L) hook <- NULL
   err <- .Call(C_bs_job_start, job, as.double(used - 1L), as.double(from), as.double(to),
-               hook, tempdir())
+               hook, tempdir(), mode, probs)
   if (!is.null(err)) {
     # e.g. "mmap() of 8 bytes failed: Cannot allocate memory": the failing
     # call and the system's reason, and the errno value as a field

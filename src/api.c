@@ -14,6 +14,7 @@
 #include <unistd.h>
 
 #include <R.h>
+#include <R_ext/Rallocators.h>
 #include <Rinternals.h>
 
 #include "alias.h"
@@ -46,6 +47,8 @@ typedef struct {
   /* the current run, over units [unit_from, unit_to) */
   pool_run run;
   int mapped, complete, processes;
+  int direct;     /* the run writes straight into the R vector held by the handle */
+  int summarised; /* the run summarised each group in place (pool_job_block) */
   int64_t unit_from, unit_to;
   kernel_group *groups; /* bound to the run's mapping */
   kernel_means_job means;
@@ -72,6 +75,8 @@ static void job_end_run(bs_job *job) {
   if (job->mapped) pool_run_release(job->run.shared ? session_pool() : NULL, &job->run);
   job->mapped = 0;
   job->complete = 0;
+  job->direct = 0;
+  job->summarised = 0;
   free(job->groups);
   job->groups = NULL;
 }
@@ -124,7 +129,7 @@ static uint64_t seed_bits(SEXP seed) { return (uint64_t)(int64_t)scalar_real(see
 /* Where the run's marks, output and partial sums go, after the arena. */
 static void job_layout(bs_job *job, int64_t parts) {
   pool_job_head *h = (pool_job_head *)job->arena;
-  job->run_bytes = pool_job_layout(h, job->arena_bytes, job->n_blocks,
+  job->run_bytes = pool_job_layout(h, job->arena_bytes, job->n_blocks, job->n_groups,
                                    (size_t)job->out_length * job->elt, parts > 1);
   job->off_out = h->out;
   job->off_partials = h->partials;
@@ -327,39 +332,89 @@ static SEXP failure(const char *what, int err) {
 }
 
 /* Starts a run of units [from, to) on `processes` worker processes of the
- * session's pool besides this one (0: in this process alone). Returns NULL,
- * or a string saying which system call failed and why (nothing is left
- * running then). */
-SEXP bs_job_start(SEXP xp, SEXP processes, SEXP from, SEXP to, SEXP hook, SEXP tmpdir) {
+ * session's pool besides this one (0: in this process alone). `mode` says
+ * what the caller will take from it, which decides where the output goes:
+ *  - "vector": the whole result as one R vector (bs_job_result). A run in
+ *    this process writes straight into that vector (held by the handle);
+ *    a pool run writes into a fresh shared mapping that then becomes the
+ *    vector: no copy either way.
+ *  - "summary": bs_job_finish_means (`probs`: its two quantiles); "samples":
+ *    the same with keep_samples. Pool runs use the pool's cached mapping.
+ *    For "summary", whoever completes a group summarises it during the run
+ *    (classic layout only); "samples" copies the means out first.
+ *  - "slice": bs_job_result of a range, copied out of a mapping of its own.
+ * Returns NULL, or a list(message, errno) saying which system call failed
+ * and why (nothing is left running then). */
+SEXP bs_job_start(SEXP xp, SEXP processes, SEXP from, SEXP to, SEXP hook, SEXP tmpdir,
+                  SEXP mode, SEXP probs) {
   bs_job *job = job_get(xp);
   job_end_run(job);
+  R_SetExternalPtrProtected(xp, R_NilValue);
   const double p = scalar_real(processes, "processes");
   const double f = scalar_real(from, "from"), t = scalar_real(to, "to");
   if (f < 0 || t > (double)job->n_units || f > t)
     Rf_error("bootscale internal error: unit range out of bounds");
+  if (TYPEOF(mode) != STRSXP || XLENGTH(mode) != 1)
+    Rf_error("bootscale internal error: bad run mode");
+  const char *m = CHAR(STRING_ELT(mode, 0));
+  const int whole = f == 0 && t == (double)job->n_units;
+  const int vector = strcmp(m, "vector") == 0, samples = strcmp(m, "samples") == 0;
+  const int summary = samples || strcmp(m, "summary") == 0;
+  if ((!vector && !summary && strcmp(m, "slice") != 0) || ((vector || summary) && !whole) ||
+      (summary && (job->kind != JOB_MEANS || !Rf_isReal(probs) || XLENGTH(probs) != 2)))
+    Rf_error("bootscale internal error: bad run mode");
   pool_client *c = session_pool();
   if (p < 0 || (p > 0 && !pool_client_alive(c)) || p > c->n)
     Rf_error("bootscale internal error: no pool for %.0f worker processes", p);
   const char *dir =
       (TYPEOF(tmpdir) == STRSXP && XLENGTH(tmpdir) == 1) ? CHAR(STRING_ELT(tmpdir, 0)) : NULL;
-  int err = pool_run_map(&job->run, job->run_bytes, p > 0, dir);
-  if (err) return failure(job->run.failure, err);
+  /* the result vector of a serial "vector" run, before anything is mapped */
+  SEXP direct = R_NilValue;
+  if (vector && p == 0) {
+    direct = Rf_allocVector(job->kind == JOB_MEANS ? REALSXP : INTSXP, job->out_length);
+    R_SetExternalPtrProtected(xp, direct);
+  }
+  /* Pool runs use the pool's cached mapping, except those whose mapping
+   * becomes a result vector: a mapping of its own, from POOL_MAPPED_MIN
+   * bytes of output on (below that, a copy costs less than a mapping, and
+   * many small results would each hold one of the system's limited number
+   * of mappings). */
+  const size_t out_bytes = (size_t)job->out_length * job->elt;
+  const int cached = p > 0 && (summary || (vector && out_bytes < POOL_MAPPED_MIN));
+  int err = cached ? pool_run_map_cached(c, &job->run, job->run_bytes, dir)
+                   : pool_run_map(&job->run, job->run_bytes, p > 0, dir);
+  if (err) {
+    R_SetExternalPtrProtected(xp, R_NilValue);
+    return failure(job->run.failure, err);
+  }
   job->mapped = 1;
   memcpy(job->run.map, job->arena, job->arena_bytes);
   pool_job_head *h = job->run.head;
+  pool_job_reset(h);
   h->bytes = job->run.bytes;
   h->first = (int64_t)f * job->bpu;
   h->end = (int64_t)t * job->bpu;
   h->next = h->first;
   h->completed = 0;
   h->hook_action = POOL_HOOK_NONE;
+  h->summarise = 0;
+  if (summary && !samples && kernel_means_parts(h->sample_size) == 0) {
+    h->summarise = 1;
+    h->probs[0] = REAL(probs)[0];
+    h->probs[1] = REAL(probs)[1];
+  }
+  job->summarised = h->summarise;
   if (hook != R_NilValue) {
     /* list(action = name, block = 0-based, seconds) */
     SEXP act = TYPEOF(hook) == VECSXP && XLENGTH(hook) == 3 ? VECTOR_ELT(hook, 0) : R_NilValue;
     const int a = TYPEOF(act) == STRSXP && XLENGTH(act) == 1
                       ? pool_hook_parse(CHAR(STRING_ELT(act, 0)))
                       : -1;
-    if (a < 0) Rf_error("bootscale internal error: bad test hook");
+    if (a < 0) {
+      job_end_run(job);
+      R_SetExternalPtrProtected(xp, R_NilValue);
+      Rf_error("bootscale internal error: bad test hook");
+    }
     h->hook_action = (int32_t)a;
     h->hook_block = (int64_t)scalar_real(VECTOR_ELT(hook, 1), "block");
     h->hook_seconds = scalar_real(VECTOR_ELT(hook, 2), "seconds");
@@ -370,11 +425,19 @@ SEXP bs_job_start(SEXP xp, SEXP processes, SEXP from, SEXP to, SEXP hook, SEXP t
     job->groups = (kernel_group *)malloc((size_t)job->n_groups * sizeof(kernel_group));
     if (!job->groups) {
       job_end_run(job);
+      R_SetExternalPtrProtected(xp, R_NilValue);
       return failure("malloc() of the group table failed", ENOMEM);
     }
   }
   if (pool_job_bind(job->run.map, job->groups, &job->means, &job->table, &job->draws) != 0)
     Rf_error("bootscale internal error: the job's head is damaged");
+  if (direct != R_NilValue) {
+    job->direct = 1;
+    if (job->kind == JOB_MEANS)
+      job->means.out = REAL(direct);
+    else
+      job->draws.out = INTEGER(direct);
+  }
   /* With a test hook the workers take every block, so one of them meets it. */
   job->run.self_work = p == 0 || hook == R_NilValue;
   job->processes = 1 + (int)p;
@@ -432,13 +495,14 @@ static void *vector_data(SEXP res) {
  * mapping's pages back behind the copy, so that the result and the mapping
  * never both exist in full. */
 #define COPY_CHUNK ((size_t)1 << 20)
-static void copy_out(bs_job *job, void *dst, int64_t first, int64_t len) {
+static void copy_out(bs_job *job, void *dst, int64_t first, int64_t len, int discard) {
   const char *src = (const char *)job->run.map + job->off_out + (size_t)first * job->elt;
   size_t left = (size_t)len * job->elt, done = 0;
   while (left > 0) {
     const size_t n = left < COPY_CHUNK ? left : COPY_CHUNK;
     memcpy((char *)dst + done, src + done, n);
-    pool_run_discard(&job->run, job->off_out + (size_t)first * job->elt + done, n);
+    if (discard)
+      pool_run_discard(&job->run, job->off_out + (size_t)first * job->elt + done, n);
     done += n;
     left -= n;
   }
@@ -451,14 +515,77 @@ static bs_job *complete_job(SEXP xp) {
   return job;
 }
 
-/* The results of the run (its units' slice) as one R vector. Call once:
- * the copy gives the mapping's pages back. */
+/* A pool run's mapping as an R vector, through R's custom allocators
+ * (allocVector3): R asks for its header plus the data, and is given the
+ * bytes that end where the output starts, inside the POOL_OUT_GAP bytes
+ * left free before it; freeing the vector unmaps the whole mapping.
+ * The header's size is learnt once by allocating a small vector with a
+ * probing allocator; where it does not fit the gap, results are copied. */
+static long vector_header = -1;
+static size_t mapped_data_bytes;
+
+static void *probe_alloc(R_allocator_t *a, size_t size) {
+  vector_header = (long)size - 16; /* two doubles of data */
+  (void)a;
+  return malloc(size);
+}
+static void probe_free(R_allocator_t *a, void *p) {
+  (void)a;
+  free(p);
+}
+static void *mapped_alloc(R_allocator_t *a, size_t size) {
+  char *base = (char *)a->data;
+  const pool_job_head *h = (const pool_job_head *)base;
+  const size_t data = (mapped_data_bytes + 7) / 8 * 8;
+  if (size < data || size - data > POOL_OUT_GAP) return NULL; /* cannot happen: probed */
+  return base + h->out - (size - data);
+}
+static void mapped_free(R_allocator_t *a, void *p) {
+  (void)p;
+  pool_mapping_free(a->data);
+}
+
+static int mapped_vectors_fit(void) {
+  if (vector_header < 0) {
+    /* (length 1 would not ask the allocator) */
+    R_allocator_t probe = {probe_alloc, probe_free, NULL, NULL};
+    (void)Rf_allocVector3(REALSXP, 2, &probe); /* garbage at once */
+  }
+  /* + 16: a long vector's header has its length too */
+  return vector_header > 0 && vector_header + 16 <= POOL_OUT_GAP;
+}
+
+/* The results of the run (its units' slice) as one R vector. Call once. A
+ * serial "vector" run wrote them into that vector already; a pool "vector"
+ * run's mapping becomes the vector; otherwise they are copied out, the
+ * mapping's pages given back behind the copy. */
 SEXP bs_job_result(SEXP xp) {
   bs_job *job = complete_job(xp);
+  const SEXPTYPE type = job->kind == JOB_MEANS ? REALSXP : INTSXP;
+  if (job->direct) {
+    SEXP res = PROTECT(R_ExternalPtrProtected(xp));
+    R_SetExternalPtrProtected(xp, R_NilValue);
+    job_end_run(job);
+    UNPROTECT(1);
+    return res;
+  }
   int64_t first, len;
   unit_span(job, job->unit_from, job->unit_to, &first, &len);
-  SEXP res = PROTECT(Rf_allocVector(job->kind == JOB_MEANS ? REALSXP : INTSXP, (R_xlen_t)len));
-  copy_out(job, vector_data(res), first, len);
+  const int whole = job->unit_from == 0 && job->unit_to == job->n_units;
+  if (whole && job->run.shared && !job->run.cached && len > 0 && mapped_vectors_fit()) {
+    void *base = job->run.map;
+    if (pool_run_detach(session_pool(), &job->run) == 0) {
+      job->mapped = 0;
+      job_end_run(job);
+      mapped_data_bytes = (size_t)len * job->elt;
+      R_allocator_t a = {mapped_alloc, mapped_free, NULL, base};
+      return Rf_allocVector3(type, (R_xlen_t)len, &a);
+    }
+  }
+  SEXP res = PROTECT(Rf_allocVector(type, (R_xlen_t)len));
+  /* a small result from the pool's cached mapping: its pages stay for the
+   * next call */
+  copy_out(job, vector_data(res), first, len, !job->run.cached);
   UNPROTECT(1);
   return res;
 }
@@ -480,6 +607,17 @@ SEXP bs_job_finish_means(SEXP xp, SEXP n_groups, SEXP probs, SEXP keep_samples) 
   SEXP out = PROTECT(NAMED_LIST("stats", "samples"));
   SEXP stats = Rf_allocMatrix(REALSXP, 4, (int)ng);
   SET_VECTOR_ELT(out, 0, stats);
+  if (job->summarised && !keep) {
+    const pool_job_head *h = job->run.head;
+    if (h->probs[0] != REAL(probs)[0] || h->probs[1] != REAL(probs)[1])
+      Rf_error("bootscale internal error: the run summarised other quantiles");
+    memcpy(REAL(stats), (const char *)h + h->stats, (size_t)ng * 4 * sizeof(double));
+    job->complete = 0;
+    UNPROTECT(1);
+    return out;
+  }
+  if (job->summarised)
+    Rf_error("bootscale internal error: the run summarised the means it should keep");
   SEXP samples = keep ? Rf_allocVector(VECSXP, (R_xlen_t)ng) : R_NilValue;
   SET_VECTOR_ELT(out, 1, samples);
   uint64_t *hist = keep ? (uint64_t *)R_alloc(65536, sizeof(uint64_t)) : NULL;
@@ -490,7 +628,7 @@ SEXP bs_job_finish_means(SEXP xp, SEXP n_groups, SEXP probs, SEXP keep_samples) 
        * copied), then summarised where they now live, without scratch */
       SET_VECTOR_ELT(samples, (R_xlen_t)g, Rf_allocVector(REALSXP, (R_xlen_t)nm));
       double *dst = REAL(VECTOR_ELT(samples, (R_xlen_t)g));
-      copy_out(job, dst, g * nm, nm);
+      copy_out(job, dst, g * nm, nm, 1);
       summary_means_const(dst, nm, REAL(probs)[0], REAL(probs)[1], hist, REAL(stats) + 4 * g);
     } else {
       summary_means(v, nm, 1, REAL(probs)[0], REAL(probs)[1], v, REAL(stats) + 4 * g);
@@ -530,7 +668,8 @@ SEXP bs_pool_stop(void) {
   return R_NilValue;
 }
 
-/* list(alive, owner, helper, pids (of the workers), calls, owned_here) */
+/* list(alive, owner, helper, pids (of the workers), calls, owned_here,
+ * cache (bytes of the cached run mapping)) */
 SEXP bs_pool_status(void) {
   pool_client *c = session_pool();
   const int alive = pool_client_alive(c);
@@ -538,7 +677,8 @@ SEXP bs_pool_status(void) {
    * reaped rather than left a zombie until the next call. */
   if (!alive && c->owner != 0 && c->owner == getpid()) pool_client_stop(c);
   const int mine = c->owner != 0 && c->owner == getpid();
-  SEXP out = PROTECT(NAMED_LIST("alive", "owner", "helper", "pids", "calls", "owned_here"));
+  SEXP out =
+      PROTECT(NAMED_LIST("alive", "owner", "helper", "pids", "calls", "owned_here", "cache"));
   SET_VECTOR_ELT(out, 0, Rf_ScalarLogical(alive));
   SET_VECTOR_ELT(out, 1, Rf_ScalarInteger((int)c->owner));
   SET_VECTOR_ELT(out, 2, Rf_ScalarInteger(mine ? (int)c->helper : NA_INTEGER));
@@ -547,6 +687,7 @@ SEXP bs_pool_status(void) {
   for (int i = 0; mine && i < c->n; i++) INTEGER(pids)[i] = (int)c->pid[i];
   SET_VECTOR_ELT(out, 4, Rf_ScalarReal(c->calls));
   SET_VECTOR_ELT(out, 5, Rf_ScalarLogical(mine));
+  SET_VECTOR_ELT(out, 6, Rf_ScalarReal(mine ? (double)pool_cache_bytes(c) : 0));
   UNPROTECT(1);
   return out;
 }
