@@ -143,6 +143,8 @@ CTEST(test_kernel_huge_values_stay_finite);
 CTEST(test_kernel_pairs_and_singles_agree_in_distribution);
 CTEST(test_kernel_pair_eligibility_and_table);
 CTEST(test_kernel_draws);
+CTEST(test_kernel_single_draw_loop_keeps_the_bits);
+CTEST(test_kernel_single_draw_values_pinned);
 CTEST(test_pool_results_equal_serial);
 CTEST(test_pool_long_parts_any_order);
 CTEST(test_pool_failing_workers);
@@ -189,6 +191,8 @@ static const struct {
     T(test_kernel_pairs_and_singles_agree_in_distribution),
     T(test_kernel_pair_eligibility_and_table),
     T(test_kernel_draws),
+    T(test_kernel_single_draw_loop_keeps_the_bits),
+    T(test_kernel_single_draw_values_pinned),
     T(test_pool_results_equal_serial),
     T(test_pool_long_parts_any_order),
     T(test_pool_failing_workers),
