@@ -159,6 +159,7 @@ CTEST(test_convolve_lattice_pmf);
 CTEST(test_convolve_binomial_at_large_sizes);
 CTEST(test_pool_helper_death_and_idle_stop);
 CTEST(test_summary_group_sums);
+CTEST(test_summary_means_const_matches_selection_and_sort);
 CTEST(test_group_build_refusals);
 CTEST(test_memory_queries);
 
@@ -207,6 +208,7 @@ static const struct {
     T(test_convolve_binomial_at_large_sizes),
     T(test_pool_helper_death_and_idle_stop),
     T(test_summary_group_sums),
+    T(test_summary_means_const_matches_selection_and_sort),
     T(test_group_build_refusals),
     T(test_memory_queries),
     T(test_fuzz_regressions),
