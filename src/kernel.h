@@ -3,7 +3,9 @@
  *
  * kernel_means_block computes bootstrap means: each replicate draws
  * sample_size values and keeps only their mean (accumulated in long
- * double), so memory is O(n_means), never O(sample_size * n_means).
+ * double), so memory is O(n_means), never O(sample_size * n_means). With
+ * sample_size 1 (replicates of an exact distribution) a shorter loop
+ * writes the value drawn, with the same bits.
  * kernel_draws_block writes raw draws (1-based category indices) for
  * weighted sampling.
  *
