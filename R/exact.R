@@ -253,10 +253,10 @@ exact_mean_groups <- function(keys, values, weights, rows, n_means, sample_size,
     # The "summary" finish hands each group its replicates in a vector of
     # its own, copied once while the run's pages are given back: about 1x
     # the replicates at peak, where the whole vector and split_groups() of
-    # it would hold 2x. Its resampling statistics are not used (the exact
-    # ones are known).
+    # it would hold 2x. No statistics (probs = NULL): the exact ones are
+    # known.
     drawn <- run_means(lapply(dists, `[[`, "value"), lapply(dists, `[[`, "prob"), n_means, 1,
-                       workers, seed, finish = "summary", probs = probs, keep_samples = TRUE,
+                       workers, seed, finish = "summary", probs = NULL, keep_samples = TRUE,
                        call = call)
   }
   # no Monte Carlo error; n_means counts the replicates drawn (none unless

@@ -84,7 +84,7 @@ static void job_end_run(bs_job *job) {
 static void job_free(bs_job *job) {
   if (!job) return;
   job_end_run(job);
-  free(job->arena);
+  if (job->arena) pool_arena_free(job->arena, job->run_bytes);
   free(job);
 }
 
@@ -126,13 +126,47 @@ static uint64_t seed_bits(SEXP seed) { return (uint64_t)(int64_t)scalar_real(see
 /* Lists for R are named, and R reads them by name. */
 #define NAMED_LIST(...) Rf_mkNamed(VECSXP, (const char *[]){__VA_ARGS__, ""})
 
-/* Where the run's marks, output and partial sums go, after the arena. */
-static void job_layout(bs_job *job, int64_t parts) {
-  pool_job_head *h = (pool_job_head *)job->arena;
-  job->run_bytes = pool_job_layout(h, job->arena_bytes, job->n_blocks, job->n_groups,
+/* A failure as R gets it: list(message: what failed and why, errno). */
+static SEXP failure(const char *what, int err) {
+  SEXP out = PROTECT(NAMED_LIST("message", "errno"));
+  SET_VECTOR_ELT(out, 0, Rf_mkString(what));
+  SET_VECTOR_ELT(out, 1, Rf_ScalarInteger(err));
+  UNPROTECT(1);
+  return out;
+}
+
+/* A job whose memory could not be had, as R gets it (a failure()). */
+static SEXP arena_failure(size_t bytes, int err) {
+  char what[160];
+  snprintf(what, sizeof(what), "mmap() of %.0f bytes failed: %s", (double)bytes,
+           strerror(err));
+  return failure(what, err);
+}
+
+/* Where the run's marks, output and partial sums go, after the arena's
+ * arena_bytes of inputs; then the arena itself, zeroed, as large as a whole
+ * run's mapping: a run in this process works in it as it is (no copy, no
+ * second mapping), a pool run copies its first arena_bytes. 0, or -1 when
+ * it cannot be allocated. */
+static int job_arena(bs_job *job, size_t arena_bytes, int64_t parts) {
+  errno = 0;
+  pool_job_head h;
+  memset(&h, 0, sizeof(h));
+  job->arena_bytes = arena_bytes;
+  job->run_bytes = pool_job_layout(&h, arena_bytes, job->n_blocks, job->n_groups,
                                    (size_t)job->out_length * job->elt, parts > 1);
-  job->off_out = h->out;
-  job->off_partials = h->partials;
+  job->off_out = h.out;
+  job->off_partials = h.partials;
+  job->arena = pool_arena_alloc(job->run_bytes);
+  if (!job->arena) return errno ? errno : ENOMEM;
+  pool_job_head *a = (pool_job_head *)job->arena;
+  a->marks = h.marks;
+  a->group_done = h.group_done;
+  a->stats = h.stats;
+  a->out = h.out;
+  a->partials = h.partials;
+  a->n_blocks = h.n_blocks;
+  return 0;
 }
 
 SEXP bs_means_job(SEXP values, SEXP weights, SEXP n_means, SEXP sample_size, SEXP seed) {
@@ -172,13 +206,25 @@ SEXP bs_means_job(SEXP values, SEXP weights, SEXP n_means, SEXP sample_size, SEX
   job->kind = JOB_MEANS;
   job->n_groups = n_groups;
   job->paired = paired;
-  job->arena = calloc(1, bytes);
-  if (!job->arena) {
+  /* the layout's numbers, from the kernel (no cells needed for them) */
+  kernel_means_job shape;
+  memset(&shape, 0, sizeof(shape));
+  shape.n_groups = n_groups;
+  shape.n_means = (int64_t)nm;
+  shape.sample_size = (int64_t)ss;
+  job->n_blocks = kernel_means_n_blocks(&shape);
+  job->n_units = kernel_means_n_units(&shape);
+  job->bpu = kernel_means_blocks_per_unit(&shape);
+  job->out_length = (R_xlen_t)(n_groups * (int64_t)nm);
+  job->elt = sizeof(double);
+  const int err = job_arena(job, bytes, kernel_means_parts((int64_t)ss));
+  if (err) { /* R raises the classed error (make_job()) */
+    const size_t want = job->run_bytes;
     job_free(job);
     R_ClearExternalPtr(xp);
-    Rf_error("cannot allocate memory for %lld groups", (long long)n_groups);
+    UNPROTECT(1);
+    return arena_failure(want, err);
   }
-  job->arena_bytes = bytes;
   char *base = (char *)job->arena;
   pool_job_head *h = (pool_job_head *)base;
   pool_job_group *pg = (pool_job_group *)(base + off_groups);
@@ -209,18 +255,6 @@ SEXP bs_means_job(SEXP values, SEXP weights, SEXP n_means, SEXP sample_size, SEX
   h->sample_size = (int64_t)ss;
   h->seed = sd;
   h->groups = off_groups;
-  /* the layout's numbers, from the kernel (no cells needed for them) */
-  kernel_means_job shape;
-  memset(&shape, 0, sizeof(shape));
-  shape.n_groups = n_groups;
-  shape.n_means = (int64_t)nm;
-  shape.sample_size = (int64_t)ss;
-  job->n_blocks = kernel_means_n_blocks(&shape);
-  job->n_units = kernel_means_n_units(&shape);
-  job->bpu = kernel_means_blocks_per_unit(&shape);
-  job->out_length = (R_xlen_t)(n_groups * (int64_t)nm);
-  job->elt = sizeof(double);
-  job_layout(job, kernel_means_parts((int64_t)ss));
   UNPROTECT(1);
   return xp;
 }
@@ -239,15 +273,28 @@ SEXP bs_draws_job(SEXP prob, SEXP size, SEXP seed) {
   job->kind = JOB_DRAWS;
   const size_t off_table = pool_head_bytes();
   const size_t bytes = pool_round64(off_table + alias_table_bytes(k));
-  job->arena = calloc(1, bytes);
+  kernel_draws_job shape;
+  memset(&shape, 0, sizeof(shape));
+  shape.size = (int64_t)n;
+  job->n_blocks = kernel_draws_n_blocks(&shape);
+  job->n_units = job->n_blocks;
+  job->bpu = 1;
+  job->out_length = (R_xlen_t)n;
+  job->elt = sizeof(int32_t);
+  const int err = job_arena(job, bytes, 0);
+  if (err) { /* R raises the classed error (make_job()) */
+    const size_t want = job->run_bytes;
+    job_free(job);
+    R_ClearExternalPtr(xp);
+    UNPROTECT(1);
+    return arena_failure(want, err);
+  }
   int32_t *work = (int32_t *)malloc((size_t)k * sizeof(int32_t));
-  if (!job->arena || !work) {
-    free(work);
+  if (!work) {
     job_free(job);
     R_ClearExternalPtr(xp);
     Rf_error("cannot allocate memory for the alias table");
   }
-  job->arena_bytes = bytes;
   alias_table t;
   alias_init(&t, k, (char *)job->arena + off_table);
   alias_status s = alias_build(&t, REAL(prob), work);
@@ -264,15 +311,6 @@ SEXP bs_draws_job(SEXP prob, SEXP size, SEXP seed) {
   h->size = (int64_t)n;
   h->seed = sd;
   h->table = off_table;
-  kernel_draws_job shape;
-  memset(&shape, 0, sizeof(shape));
-  shape.size = (int64_t)n;
-  job->n_blocks = kernel_draws_n_blocks(&shape);
-  job->n_units = job->n_blocks;
-  job->bpu = 1;
-  job->out_length = (R_xlen_t)n;
-  job->elt = sizeof(int32_t);
-  job_layout(job, 0);
   UNPROTECT(1);
   return xp;
 }
@@ -322,15 +360,6 @@ static void unit_span(const bs_job *job, int64_t from, int64_t to, int64_t *firs
   *len = lf + ln - f;
 }
 
-/* A failure as R gets it: list(message: what failed and why, errno). */
-static SEXP failure(const char *what, int err) {
-  SEXP out = PROTECT(NAMED_LIST("message", "errno"));
-  SET_VECTOR_ELT(out, 0, Rf_mkString(what));
-  SET_VECTOR_ELT(out, 1, Rf_ScalarInteger(err));
-  UNPROTECT(1);
-  return out;
-}
-
 /* Starts a run of units [from, to) on `processes` worker processes of the
  * session's pool besides this one (0: in this process alone). `mode` says
  * what the caller will take from it, which decides where the output goes:
@@ -361,7 +390,8 @@ SEXP bs_job_start(SEXP xp, SEXP processes, SEXP from, SEXP to, SEXP hook, SEXP t
   const int vector = strcmp(m, "vector") == 0, samples = strcmp(m, "samples") == 0;
   const int summary = samples || strcmp(m, "summary") == 0;
   if ((!vector && !summary && strcmp(m, "slice") != 0) || ((vector || summary) && !whole) ||
-      (summary && (job->kind != JOB_MEANS || !Rf_isReal(probs) || XLENGTH(probs) != 2)))
+      (summary && job->kind != JOB_MEANS) ||
+      (summary && !samples && (!Rf_isReal(probs) || XLENGTH(probs) != 2)))
     Rf_error("bootscale internal error: bad run mode");
   pool_client *c = session_pool();
   if (p < 0 || (p > 0 && !pool_client_alive(c)) || p > c->n)
@@ -373,6 +403,14 @@ SEXP bs_job_start(SEXP xp, SEXP processes, SEXP from, SEXP to, SEXP hook, SEXP t
   if (vector && p == 0) {
     direct = Rf_allocVector(job->kind == JOB_MEANS ? REALSXP : INTSXP, job->out_length);
     R_SetExternalPtrProtected(xp, direct);
+    /* not touched yet: huge pages for its aligned middle, where the system
+     * gives them, spare most of its page faults (on a VM about 2 us per
+     * 4 KiB page, 4 ns per double written). Decision: R's own memory,
+     * hinted, rather than a custom allocation of whole huge pages: that
+     * one R's collector does not count, so results kept unreferenced
+     * piled up fresh memory between collections (4x slower calls here). */
+    memory_hint_huge(job->kind == JOB_MEANS ? (void *)REAL(direct) : (void *)INTEGER(direct),
+                     (size_t)job->out_length * job->elt);
   }
   /* Pool runs use the pool's cached mapping, except those whose mapping
    * becomes a result vector: a mapping of its own, from POOL_MAPPED_MIN
@@ -381,14 +419,15 @@ SEXP bs_job_start(SEXP xp, SEXP processes, SEXP from, SEXP to, SEXP hook, SEXP t
    * of mappings). */
   const size_t out_bytes = (size_t)job->out_length * job->elt;
   const int cached = p > 0 && (summary || (vector && out_bytes < POOL_MAPPED_MIN));
-  int err = cached ? pool_run_map_cached(c, &job->run, job->run_bytes, dir)
-                   : pool_run_map(&job->run, job->run_bytes, p > 0, dir);
+  int err = p == 0   ? pool_run_borrow(&job->run, job->arena, job->run_bytes)
+            : cached ? pool_run_map_cached(c, &job->run, job->run_bytes, dir)
+                     : pool_run_map(&job->run, job->run_bytes, 1, dir);
   if (err) {
     R_SetExternalPtrProtected(xp, R_NilValue);
     return failure(job->run.failure, err);
   }
   job->mapped = 1;
-  memcpy(job->run.map, job->arena, job->arena_bytes);
+  if (p > 0) memcpy(job->run.map, job->arena, job->arena_bytes);
   pool_job_head *h = job->run.head;
   pool_job_reset(h);
   h->bytes = job->run.bytes;
@@ -598,14 +637,17 @@ SEXP bs_job_result(SEXP xp) {
  * again afterwards. list(stats matrix, samples or NULL) */
 SEXP bs_job_finish_means(SEXP xp, SEXP n_groups, SEXP probs, SEXP keep_samples) {
   bs_job *job = complete_job(xp);
-  if (job->kind != JOB_MEANS || job->unit_from != 0 || job->unit_to != job->n_units ||
-      scalar_real(n_groups, "n_groups") != (double)job->n_groups || !Rf_isReal(probs) ||
-      XLENGTH(probs) != 2)
-    Rf_error("bootscale internal error: no complete means to summarise");
   const int keep = Rf_asLogical(keep_samples) == TRUE;
+  /* probs NULL: the samples alone, no statistics (the exact method knows
+   * them already) */
+  const int want = probs != R_NilValue;
+  if (job->kind != JOB_MEANS || job->unit_from != 0 || job->unit_to != job->n_units ||
+      scalar_real(n_groups, "n_groups") != (double)job->n_groups ||
+      (want && (!Rf_isReal(probs) || XLENGTH(probs) != 2)) || (!want && !keep))
+    Rf_error("bootscale internal error: no complete means to summarise");
   const int64_t ng = job->n_groups, nm = job->means.n_means;
   SEXP out = PROTECT(NAMED_LIST("stats", "samples"));
-  SEXP stats = Rf_allocMatrix(REALSXP, 4, (int)ng);
+  SEXP stats = want ? Rf_allocMatrix(REALSXP, 4, (int)ng) : R_NilValue;
   SET_VECTOR_ELT(out, 0, stats);
   if (job->summarised && !keep) {
     const pool_job_head *h = job->run.head;
@@ -620,7 +662,7 @@ SEXP bs_job_finish_means(SEXP xp, SEXP n_groups, SEXP probs, SEXP keep_samples) 
     Rf_error("bootscale internal error: the run summarised the means it should keep");
   SEXP samples = keep ? Rf_allocVector(VECSXP, (R_xlen_t)ng) : R_NilValue;
   SET_VECTOR_ELT(out, 1, samples);
-  uint64_t *hist = keep ? (uint64_t *)R_alloc(65536, sizeof(uint64_t)) : NULL;
+  uint64_t *hist = keep && want ? (uint64_t *)R_alloc(65536, sizeof(uint64_t)) : NULL;
   for (int64_t g = 0; g < ng; g++) {
     double *v = job->means.out + g * nm;
     if (keep) {
@@ -629,7 +671,9 @@ SEXP bs_job_finish_means(SEXP xp, SEXP n_groups, SEXP probs, SEXP keep_samples) 
       SET_VECTOR_ELT(samples, (R_xlen_t)g, Rf_allocVector(REALSXP, (R_xlen_t)nm));
       double *dst = REAL(VECTOR_ELT(samples, (R_xlen_t)g));
       copy_out(job, dst, g * nm, nm, 1);
-      summary_means_const(dst, nm, REAL(probs)[0], REAL(probs)[1], hist, REAL(stats) + 4 * g);
+      if (want)
+        summary_means_const(dst, nm, REAL(probs)[0], REAL(probs)[1], hist,
+                            REAL(stats) + 4 * g);
     } else {
       summary_means(v, nm, 1, REAL(probs)[0], REAL(probs)[1], v, REAL(stats) + 4 * g);
       pool_run_discard(&job->run, job->off_out + (size_t)(g * nm) * sizeof(double),

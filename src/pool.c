@@ -161,6 +161,19 @@ int pool_run_detach(pool_client *c, pool_run *r) {
   return ENOSYS;
 }
 void pool_mapping_free(void *base) { (void)base; }
+void *pool_arena_alloc(size_t bytes) { return calloc(1, bytes); }
+void pool_arena_free(void *p, size_t bytes) {
+  (void)bytes;
+  free(p);
+}
+int pool_run_borrow(pool_run *r, void *map, size_t bytes) {
+  pool_run_init(r);
+  r->map = map;
+  r->bytes = bytes;
+  r->head = (pool_job_head *)map;
+  r->borrowed = 1;
+  return 0;
+}
 int pool_run_send(pool_client *c, pool_run *r, int used) {
   (void)c;
   (void)r;
@@ -193,7 +206,7 @@ void pool_run_discard(pool_run *r, size_t offset, size_t len) {
 }
 void pool_run_release(pool_client *c, pool_run *r) {
   (void)c;
-  free(r->map);
+  if (!r->borrowed) free(r->map);
   pool_run_init(r);
 }
 
@@ -945,6 +958,28 @@ int pool_run_map(pool_run *r, size_t bytes, int shared, const char *tmpdir) {
   return 0;
 }
 
+int pool_run_borrow(pool_run *r, void *map, size_t bytes) {
+  pool_run_init(r);
+  r->map = map;
+  r->bytes = bytes;
+  r->head = (pool_job_head *)map;
+  r->borrowed = 1;
+  return 0;
+}
+
+void *pool_arena_alloc(size_t bytes) {
+  void *m = mmap(NULL, bytes, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+  if (m == MAP_FAILED) return NULL;
+#ifdef MADV_HUGEPAGE
+  if (bytes >= ((size_t)4 << 20)) madvise(m, bytes, MADV_HUGEPAGE);
+#endif
+  return m;
+}
+
+void pool_arena_free(void *p, size_t bytes) {
+  if (p) munmap(p, bytes);
+}
+
 /* Waits, at most ms in all, for the answers still owed by workers (a run
  * stopped early leaves some): 0 when none is owed any more. */
 static int wait_answers(pool_client *c, double ms) {
@@ -1240,7 +1275,7 @@ void pool_run_release(pool_client *c, pool_run *r) {
   }
   if (r->cached) {
     if (c) c->cache_busy = 0;
-  } else {
+  } else if (!r->borrowed) {
     if (r->map != MAP_FAILED) munmap(r->map, r->bytes);
     if (r->fd >= 0) close(r->fd);
   }
@@ -1252,7 +1287,7 @@ void pool_mapping_free(void *base) {
 }
 
 int pool_run_detach(pool_client *c, pool_run *r) {
-  if (r->map == MAP_FAILED || r->cached || r->state != POOL_DONE) return EINVAL;
+  if (r->map == MAP_FAILED || r->cached || r->borrowed || r->state != POOL_DONE) return EINVAL;
   if (r->shared) {
     void *m =
         mmap(r->map, r->bytes, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_FIXED, r->fd, 0);

@@ -199,7 +199,8 @@ typedef struct {
   size_t bytes;
   int fd; /* the memfd, -1 for a private mapping */
   int shared;
-  int cached; /* the mapping is the client's cache: released, not unmapped */
+  int cached;   /* the mapping is the client's cache: released, not unmapped */
+  int borrowed; /* the mapping is the job's arena (pool_run_borrow) */
   pool_job_head *head;
   int used;      /* worker processes the job was sent to */
   int self_work; /* the owner pulls blocks too (not with a test hook) */
@@ -215,6 +216,15 @@ const char *pool_state_name(pool_state s);
  * in tmpdir) for the pool, private anonymous otherwise. Returns 0 or an
  * errno value with r->failure naming the call. */
 int pool_run_map(pool_run *r, size_t bytes, int shared, const char *tmpdir);
+/* A run in this process over memory the caller owns (a job's arena from
+ * pool_arena_alloc, as large as a run's mapping): nothing is mapped or
+ * unmapped for it. Returns 0. */
+int pool_run_borrow(pool_run *r, void *map, size_t bytes);
+/* Zeroed memory for a job's arena and its runs in this process: a private
+ * anonymous mapping (huge pages hinted from 4 MiB), calloc() where there is
+ * no mmap. NULL when it cannot be had. */
+void *pool_arena_alloc(size_t bytes);
+void pool_arena_free(void *p, size_t bytes);
 /* The same, shared, from the client's cache: reused when it is free and
  * large enough, else made and kept as the new cache when it is at most
  * POOL_CACHE_MAX bytes (else an ordinary shared mapping). */

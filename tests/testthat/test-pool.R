@@ -633,10 +633,12 @@ test_that("a mapping that cannot be made is a classed error with the call and er
   # the size check is passed by, so that mmap() itself meets the limit
   code <- paste(
     "library(bootscale)",
-    "job <- .Call(bootscale:::C_bs_means_job, list(c(1, 2)), list(c(1, 1)), 4e8, 1, 1)",
-    "n <- bootscale:::job_n_blocks(job)",
-    "e <- tryCatch(bootscale:::run_blocks(job, 1L, 0, n), error = function(e) e)",
-    "cat(class(e)[1], e$syscall, e$errno, conditionMessage(e), sep = '|')", sep = "; ")
+    "e <- tryCatch({",
+    "  job <- .Call(bootscale:::C_bs_means_job, list(c(1, 2)), list(c(1, 1)), 4e8, 1, 1)",
+    "  job <- bootscale:::checked_job(job)",
+    "  bootscale:::run_blocks(job, 1L, 0, bootscale:::job_n_blocks(job))",
+    "}, error = function(e) e)",
+    "cat(class(e)[1], e$syscall, e$errno, conditionMessage(e), sep = '|')", sep = "\n")
   out <- processx::run("sh", c("-c", paste("ulimit -v 3000000;",
     shQuote(file.path(R.home("bin"), "Rscript")), "-e", shQuote(code))), error_on_status = FALSE)
   parts <- strsplit(out$stdout, "|", fixed = TRUE)[[1]]
