@@ -339,7 +339,9 @@ row_groups <- function(data, by) {
 # row_groups() (unnamed, rows in their order).
 split_by_group <- function(x, groups) {
   if (is.null(groups$splitter)) return(list(x))
-  unname(split.default(x, groups$splitter))
+  out <- split.default(x, groups$splitter)
+  names(out) <- NULL
+  out
 }
 
 # "Year = 2012, Site = b" for group i of the keys (a list of key columns or
