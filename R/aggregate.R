@@ -95,10 +95,14 @@ key_ranks <- function(k) {
     k <- lv
   }
   if (is.integer(k) && length(k)) {
-    # min() and max() of no value warn; all NA goes the general way
-    some <- !anyNA(k) || !all(is.na(k))
-    lo <- if (some) min(k, na.rm = TRUE) else Inf
-    hi <- if (some) max(k, na.rm = TRUE) else -Inf
+    if (anyNA(k)) {
+      # all NA: no value, Inf and a warning; the general way below
+      lo <- suppressWarnings(min(k, na.rm = TRUE))
+      hi <- suppressWarnings(max(k, na.rm = TRUE))
+    } else {
+      lo <- min(k)
+      hi <- max(k)
+    }
     if (is.finite(lo) && lo > -.Machine$integer.max && as.double(hi) - lo < 2^24) {
       slot <- k - (lo - 1L)
       nbins <- hi - lo + 1L
