@@ -149,9 +149,10 @@ future_draws <- function(prob, size, seed, backend, call) {
 
 make_job <- function(task) {
   if (identical(task$kind, "means")) {
-    .Call(C_bs_means_job, task$values, task$weights, task$n, task$sample_size, task$seed)
+    checked_job(.Call(C_bs_means_job, task$values, task$weights, task$n, task$sample_size,
+                   task$seed))
   } else {
-    .Call(C_bs_draws_job, task$weights, task$n, task$seed)
+    checked_job(.Call(C_bs_draws_job, task$weights, task$n, task$seed))
   }
 }
 

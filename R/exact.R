@@ -248,19 +248,24 @@ exact_mean_groups <- function(keys, values, weights, rows, n_means, sample_size,
   stats <- vapply(seq_len(n_groups), function(j) {
     exact_summary(lats[[j]], dists[[j]], sample_size, probs)
   }, numeric(4))
-  res <- NULL
+  drawn <- NULL
   if (keep_samples) {
-    res <- run_means(lapply(dists, `[[`, "value"), lapply(dists, `[[`, "prob"), n_means, 1,
-                     workers, seed, call = call)
+    # The "summary" finish hands each group its replicates in a vector of
+    # its own, copied once while the run's pages are given back: about 1x
+    # the replicates at peak, where the whole vector and split_groups() of
+    # it would hold 2x. No statistics (probs = NULL): the exact ones are
+    # known.
+    drawn <- run_means(lapply(dists, `[[`, "value"), lapply(dists, `[[`, "prob"), n_means, 1,
+                       workers, seed, finish = "summary", probs = NULL, keep_samples = TRUE,
+                       call = call)
   }
   # no Monte Carlo error; n_means counts the replicates drawn (none unless
   # asked for); the distributions are computed here, only replicates use
   # the pool
   bootstrap_table(keys, stats, mc_error = rep(0, n_groups),
                   n_means = if (keep_samples) n_means else 0L,
-                  samples = if (keep_samples) split_groups(res, n_groups, n_means),
-                  seed = seed, method = "exact",
-                  processes = if (keep_samples) attr(res, "processes") else 1L)
+                  samples = drawn$samples, seed = seed, method = "exact",
+                  processes = if (keep_samples) attr(drawn, "processes") else 1L)
 }
 
 #' @rdname autoplot-bootscale

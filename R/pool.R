@@ -114,8 +114,18 @@ pool_ensure <- function(workers) {
 #'   `"stopped"`), `workers` (processes, this one included), `helper` (the
 #'   helper's pid), `pids` (the workers' pids), `calls` (jobs the pool has
 #'   run since it started), `memory` (resident memory of the helper and its
-#'   workers in bytes, `NA` where it cannot be read), `idle_seconds`,
+#'   workers in bytes, `NA` where it cannot be read), `cache` (bytes of the
+#'   mapping the pool keeps between calls, see below), `idle_seconds`,
 #'   `call_ms` and `ns_per_draw` (the measurements of the cost rule).
+#'
+#' Between calls the pool keeps the shared mapping of its last summarising
+#' run (as [bootstrap_mean()] makes), when it is at most 64 MiB: the next
+#' call reuses it, so neither this session nor the workers map memory or
+#' take page faults again. `pool_stop()` releases it. Results of 1 MiB and
+#' more that a pool run returns as a vector ([bootstrap_means()],
+#' [wsample()]) are not copied: the run's mapping becomes the R vector, a
+#' private copy-on-write mapping, released when the vector is
+#' garbage-collected.
 #' @export
 #' @examples
 #' \donttest{
@@ -156,6 +166,7 @@ pool_status <- function() {
     pids = pids,
     calls = if (running) st$calls else 0,
     memory = if (running) sum(vapply(c(helper, pids), process_rss, numeric(1))) else 0,
+    cache = if (running) st$cache else 0,
     idle_seconds = pool_idle_seconds(),
     call_ms = the$call_ms %||% NA_real_,
     ns_per_draw = the$ns_per_draw %||% NA_real_
@@ -176,7 +187,8 @@ pool_status <- function() {
 # threshold: jobs of n draws or more use every worker.
 ns_per_draw <- function() {
   if (is.null(the$ns_per_draw)) {
-    job <- .Call(C_bs_means_job, list(as.double(1:65)), list(rep(1, 65)), 256, 1024, 1)
+    job <- checked_job(.Call(C_bs_means_job, list(as.double(1:65)), list(rep(1, 65)), 256, 1024,
+                             1))
     on.exit(.Call(C_bs_job_release, job))
     t0 <- as.numeric(Sys.time())
     for (i in 1:3) run_blocks_on(job, 1L, 0, 1)
@@ -192,7 +204,7 @@ ns_per_draw <- function() {
 calibrate_pool <- function() {
   st <- .Call(C_bs_pool_status)
   w <- length(st$pids) + 1L
-  job <- .Call(C_bs_means_job, list(c(1, 2)), list(c(1, 1)), 1024 * w, 1, 1)
+  job <- checked_job(.Call(C_bs_means_job, list(c(1, 2)), list(c(1, 1)), 1024 * w, 1, 1))
   on.exit(.Call(C_bs_job_release, job))
   n <- .Call(C_bs_job_info, job)$n_units
   time_it <- function(p) {
@@ -342,7 +354,8 @@ test_hook <- function() {
 # a group), on the session's pool, or on futures when `backend` is a
 # future_backend(). `finish` names what comes back: "vector" (the means,
 # group after group) or "summary" (list(stats = a 4 x groups matrix of
-# mean, sd and the quantiles at `probs`; samples = each group's means when
+# mean, sd and the quantiles at `probs`, NULL when probs is NULL: then
+# keep_samples must be TRUE; samples = each group's means when
 # keep_samples, else NULL)). Attribute `processes`, and the backend's.
 run_means <- function(values, weights, n_means, sample_size, workers, seed,
                       finish = c("vector", "summary"), probs = NULL, keep_samples = FALSE,
@@ -354,9 +367,10 @@ run_means <- function(values, weights, n_means, sample_size, workers, seed,
     if (finish == "vector") return(res)
     return(with_backend_attrs(finish_means(res, n_groups, n_means, probs, keep_samples), res))
   }
-  job <- .Call(C_bs_means_job, values, weights, n_means, sample_size, seed)
+  job <- checked_job(.Call(C_bs_means_job, values, weights, n_means, sample_size, seed), call)
   run_job(job, workers, n_draws = n_groups * n_means * sample_size, call = call,
-          finish = finish, n_groups, n_means, probs, keep_samples)
+          finish = finish, n_groups = n_groups, n_means = n_means,
+          probs = if (!is.null(probs)) as.double(probs), keep_samples = keep_samples)
 }
 
 # The summary of complete means: of a job, read where the means are (the
@@ -371,7 +385,7 @@ split_groups <- function(x, n_groups, n_means) {
 
 finish_means <- function(x, n_groups, n_means, probs, keep_samples) {
   if (is.double(x)) {
-    stats <- .Call(C_bs_summarise_means, x, as.double(n_groups), probs)
+    stats <- if (!is.null(probs)) .Call(C_bs_summarise_means, x, as.double(n_groups), probs)
     return(list(stats = stats, samples = if (keep_samples) split_groups(x, n_groups, n_means)))
   }
   .Call(C_bs_job_finish_means, x, as.double(n_groups), probs, keep_samples)
@@ -382,16 +396,20 @@ finish_means <- function(x, n_groups, n_means, probs, keep_samples) {
 # out of the run's mapping (whose pages are given back as it goes), or
 # "summary", finish_means(job, ...).
 run_job <- function(job, workers, n_draws, call = rlang::caller_env(),
-                    finish = c("vector", "summary"), ...) {
+                    finish = c("vector", "summary"), n_groups = NULL, n_means = NULL,
+                    probs = NULL, keep_samples = FALSE) {
   finish <- match.arg(finish)
   on.exit(.Call(C_bs_job_release, job), add = TRUE)
   info <- .Call(C_bs_job_info, job)
   used <- plan_workers(workers, n_draws, info$n_blocks)
   if (used > 1L && !pool_ensure(used)) used <- 1L
-  run_blocks_on(job, used, 0, info$n_units, call = call)
+  # The run mode tells C where the output goes (see bs_job_start): into the
+  # result vector itself, or into a mapping summarised in place.
+  mode <- if (finish == "vector") "vector" else if (keep_samples) "samples" else "summary"
+  run_blocks_on(job, used, 0, info$n_units, call = call, mode = mode, probs = probs)
   res <- switch(finish,
     vector = .Call(C_bs_job_result, job),
-    summary = finish_means(job, ...)
+    summary = finish_means(job, n_groups, n_means, probs, keep_samples)
   )
   attr(res, "processes") <- used
   res
@@ -423,20 +441,31 @@ run_blocks <- function(job, workers, from, to, call = rlang::caller_env()) {
 # Units of a job: what run_blocks() counts in.
 job_n_blocks <- function(job) .Call(C_bs_job_info, job)$n_units
 
+# A system call's failure from C (list(message, errno); message as
+# "mmap() of 8 bytes failed: Cannot allocate memory") as the classed error,
+# with the call and the errno value as fields.
+abort_system <- function(err, call) {
+  msg <- err$message
+  abort_bs(c("The job could not be set up, so there is no result.", "x" = "{msg}."),
+           "system", errno = err$errno, syscall = sub("^([a-z_0-9]+\\(\\)).*$", "\\1", msg),
+           call = call)
+}
+
+# A job from C_bs_means_job or C_bs_draws_job, or the classed error of the
+# system call that could not give it its memory.
+checked_job <- function(job, call = rlang::caller_env()) {
+  if (is.list(job)) abort_system(job, call)
+  job
+}
+
 # Runs units [from, to) on `used` processes (1: this one alone), with a
 # progress bar for long runs; the run stays in the job until released.
-run_blocks_on <- function(job, used, from, to, call = rlang::caller_env(), hook = test_hook()) {
+run_blocks_on <- function(job, used, from, to, call = rlang::caller_env(), hook = test_hook(),
+                          mode = "slice", probs = NULL) {
   if (used < 2L) hook <- NULL
   err <- .Call(C_bs_job_start, job, as.double(used - 1L), as.double(from), as.double(to),
-               hook, tempdir())
-  if (!is.null(err)) {
-    # e.g. "mmap() of 8 bytes failed: Cannot allocate memory": the failing
-    # call and the system's reason, and the errno value as a field
-    msg <- err$message
-    abort_bs(c("The job could not be set up, so there is no result.", "x" = "{msg}."),
-             "system", errno = err$errno, syscall = sub("^([a-z_0-9]+\\(\\)).*$", "\\1", msg),
-             call = call)
-  }
+               hook, tempdir(), mode, probs)
+  if (!is.null(err)) abort_system(err, call)
   n_blocks <- (to - from) * .Call(C_bs_job_info, job)$blocks_per_unit
   bar <- NULL
   repeat {

@@ -48,7 +48,7 @@ wsample <- function(x, size, prob = NULL, workers = NULL, seed = NULL,
     idx <- as.vector(future_draws(prob, size, seed, backend, call = rlang::current_env()))
     return(x[idx])
   }
-  job <- .Call(C_bs_draws_job, prob, size, seed)
+  job <- checked_job(.Call(C_bs_draws_job, prob, size, seed))
   idx <- run_job(job, workers, n_draws = size)
   out <- x[idx]
   attr(out, "processes") <- attr(idx, "processes")

@@ -34,12 +34,15 @@ paired <- function(f, rounds = pool_bench_rounds) {
     same <- same && identical(strip_processes(got[[1]]), strip_processes(got[[2]]))
   }
   list(w1 = stats::median(t1), w2 = stats::median(t2),
-       ratio = stats::median(t1 / t2, na.rm = TRUE), same = same)
+       ratio = stats::median(t1 / t2, na.rm = TRUE),
+       spread = range(t1 / t2, na.rm = TRUE), same = same)
 }
 
 pool_row <- function(case, p, target) {
   data.frame(case = case, `1 worker (s)` = fmt_s(p$w1), `2 workers (s)` = fmt_s(p$w2),
-             `2 over 1` = paste0(fmt_x(p$ratio), "x"), target = target,
+             `2 over 1` = paste0(fmt_x(p$ratio), "x"),
+             `range over rounds` = paste0(paste(fmt_x(p$spread), collapse = " - "), "x"),
+             target = target,
              `same numbers` = if (p$same) "yes" else "**NO**", check.names = FALSE)
 }
 

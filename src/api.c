@@ -14,6 +14,7 @@
 #include <unistd.h>
 
 #include <R.h>
+#include <R_ext/Rallocators.h>
 #include <Rinternals.h>
 
 #include "alias.h"
@@ -46,6 +47,8 @@ typedef struct {
   /* the current run, over units [unit_from, unit_to) */
   pool_run run;
   int mapped, complete, processes;
+  int direct;     /* the run writes straight into the R vector held by the handle */
+  int summarised; /* the run summarised each group in place (pool_job_block) */
   int64_t unit_from, unit_to;
   kernel_group *groups; /* bound to the run's mapping */
   kernel_means_job means;
@@ -72,6 +75,8 @@ static void job_end_run(bs_job *job) {
   if (job->mapped) pool_run_release(job->run.shared ? session_pool() : NULL, &job->run);
   job->mapped = 0;
   job->complete = 0;
+  job->direct = 0;
+  job->summarised = 0;
   free(job->groups);
   job->groups = NULL;
 }
@@ -79,7 +84,7 @@ static void job_end_run(bs_job *job) {
 static void job_free(bs_job *job) {
   if (!job) return;
   job_end_run(job);
-  free(job->arena);
+  if (job->arena) pool_arena_free(job->arena, job->run_bytes);
   free(job);
 }
 
@@ -121,13 +126,47 @@ static uint64_t seed_bits(SEXP seed) { return (uint64_t)(int64_t)scalar_real(see
 /* Lists for R are named, and R reads them by name. */
 #define NAMED_LIST(...) Rf_mkNamed(VECSXP, (const char *[]){__VA_ARGS__, ""})
 
-/* Where the run's marks, output and partial sums go, after the arena. */
-static void job_layout(bs_job *job, int64_t parts) {
-  pool_job_head *h = (pool_job_head *)job->arena;
-  job->run_bytes = pool_job_layout(h, job->arena_bytes, job->n_blocks,
+/* A failure as R gets it: list(message: what failed and why, errno). */
+static SEXP failure(const char *what, int err) {
+  SEXP out = PROTECT(NAMED_LIST("message", "errno"));
+  SET_VECTOR_ELT(out, 0, Rf_mkString(what));
+  SET_VECTOR_ELT(out, 1, Rf_ScalarInteger(err));
+  UNPROTECT(1);
+  return out;
+}
+
+/* A job whose memory could not be had, as R gets it (a failure()). */
+static SEXP arena_failure(size_t bytes, int err) {
+  char what[160];
+  snprintf(what, sizeof(what), "mmap() of %.0f bytes failed: %s", (double)bytes,
+           strerror(err));
+  return failure(what, err);
+}
+
+/* Where the run's marks, output and partial sums go, after the arena's
+ * arena_bytes of inputs; then the arena itself, zeroed, as large as a whole
+ * run's mapping: a run in this process works in it as it is (no copy, no
+ * second mapping), a pool run copies its first arena_bytes. 0, or -1 when
+ * it cannot be allocated. */
+static int job_arena(bs_job *job, size_t arena_bytes, int64_t parts) {
+  errno = 0;
+  pool_job_head h;
+  memset(&h, 0, sizeof(h));
+  job->arena_bytes = arena_bytes;
+  job->run_bytes = pool_job_layout(&h, arena_bytes, job->n_blocks, job->n_groups,
                                    (size_t)job->out_length * job->elt, parts > 1);
-  job->off_out = h->out;
-  job->off_partials = h->partials;
+  job->off_out = h.out;
+  job->off_partials = h.partials;
+  job->arena = pool_arena_alloc(job->run_bytes);
+  if (!job->arena) return errno ? errno : ENOMEM;
+  pool_job_head *a = (pool_job_head *)job->arena;
+  a->marks = h.marks;
+  a->group_done = h.group_done;
+  a->stats = h.stats;
+  a->out = h.out;
+  a->partials = h.partials;
+  a->n_blocks = h.n_blocks;
+  return 0;
 }
 
 SEXP bs_means_job(SEXP values, SEXP weights, SEXP n_means, SEXP sample_size, SEXP seed) {
@@ -167,13 +206,25 @@ SEXP bs_means_job(SEXP values, SEXP weights, SEXP n_means, SEXP sample_size, SEX
   job->kind = JOB_MEANS;
   job->n_groups = n_groups;
   job->paired = paired;
-  job->arena = calloc(1, bytes);
-  if (!job->arena) {
+  /* the layout's numbers, from the kernel (no cells needed for them) */
+  kernel_means_job shape;
+  memset(&shape, 0, sizeof(shape));
+  shape.n_groups = n_groups;
+  shape.n_means = (int64_t)nm;
+  shape.sample_size = (int64_t)ss;
+  job->n_blocks = kernel_means_n_blocks(&shape);
+  job->n_units = kernel_means_n_units(&shape);
+  job->bpu = kernel_means_blocks_per_unit(&shape);
+  job->out_length = (R_xlen_t)(n_groups * (int64_t)nm);
+  job->elt = sizeof(double);
+  const int err = job_arena(job, bytes, kernel_means_parts((int64_t)ss));
+  if (err) { /* R raises the classed error (make_job()) */
+    const size_t want = job->run_bytes;
     job_free(job);
     R_ClearExternalPtr(xp);
-    Rf_error("cannot allocate memory for %lld groups", (long long)n_groups);
+    UNPROTECT(1);
+    return arena_failure(want, err);
   }
-  job->arena_bytes = bytes;
   char *base = (char *)job->arena;
   pool_job_head *h = (pool_job_head *)base;
   pool_job_group *pg = (pool_job_group *)(base + off_groups);
@@ -204,18 +255,6 @@ SEXP bs_means_job(SEXP values, SEXP weights, SEXP n_means, SEXP sample_size, SEX
   h->sample_size = (int64_t)ss;
   h->seed = sd;
   h->groups = off_groups;
-  /* the layout's numbers, from the kernel (no cells needed for them) */
-  kernel_means_job shape;
-  memset(&shape, 0, sizeof(shape));
-  shape.n_groups = n_groups;
-  shape.n_means = (int64_t)nm;
-  shape.sample_size = (int64_t)ss;
-  job->n_blocks = kernel_means_n_blocks(&shape);
-  job->n_units = kernel_means_n_units(&shape);
-  job->bpu = kernel_means_blocks_per_unit(&shape);
-  job->out_length = (R_xlen_t)(n_groups * (int64_t)nm);
-  job->elt = sizeof(double);
-  job_layout(job, kernel_means_parts((int64_t)ss));
   UNPROTECT(1);
   return xp;
 }
@@ -234,15 +273,28 @@ SEXP bs_draws_job(SEXP prob, SEXP size, SEXP seed) {
   job->kind = JOB_DRAWS;
   const size_t off_table = pool_head_bytes();
   const size_t bytes = pool_round64(off_table + alias_table_bytes(k));
-  job->arena = calloc(1, bytes);
+  kernel_draws_job shape;
+  memset(&shape, 0, sizeof(shape));
+  shape.size = (int64_t)n;
+  job->n_blocks = kernel_draws_n_blocks(&shape);
+  job->n_units = job->n_blocks;
+  job->bpu = 1;
+  job->out_length = (R_xlen_t)n;
+  job->elt = sizeof(int32_t);
+  const int err = job_arena(job, bytes, 0);
+  if (err) { /* R raises the classed error (make_job()) */
+    const size_t want = job->run_bytes;
+    job_free(job);
+    R_ClearExternalPtr(xp);
+    UNPROTECT(1);
+    return arena_failure(want, err);
+  }
   int32_t *work = (int32_t *)malloc((size_t)k * sizeof(int32_t));
-  if (!job->arena || !work) {
-    free(work);
+  if (!work) {
     job_free(job);
     R_ClearExternalPtr(xp);
     Rf_error("cannot allocate memory for the alias table");
   }
-  job->arena_bytes = bytes;
   alias_table t;
   alias_init(&t, k, (char *)job->arena + off_table);
   alias_status s = alias_build(&t, REAL(prob), work);
@@ -259,15 +311,6 @@ SEXP bs_draws_job(SEXP prob, SEXP size, SEXP seed) {
   h->size = (int64_t)n;
   h->seed = sd;
   h->table = off_table;
-  kernel_draws_job shape;
-  memset(&shape, 0, sizeof(shape));
-  shape.size = (int64_t)n;
-  job->n_blocks = kernel_draws_n_blocks(&shape);
-  job->n_units = job->n_blocks;
-  job->bpu = 1;
-  job->out_length = (R_xlen_t)n;
-  job->elt = sizeof(int32_t);
-  job_layout(job, 0);
   UNPROTECT(1);
   return xp;
 }
@@ -317,49 +360,100 @@ static void unit_span(const bs_job *job, int64_t from, int64_t to, int64_t *firs
   *len = lf + ln - f;
 }
 
-/* A failure as R gets it: list(message: what failed and why, errno). */
-static SEXP failure(const char *what, int err) {
-  SEXP out = PROTECT(NAMED_LIST("message", "errno"));
-  SET_VECTOR_ELT(out, 0, Rf_mkString(what));
-  SET_VECTOR_ELT(out, 1, Rf_ScalarInteger(err));
-  UNPROTECT(1);
-  return out;
-}
-
 /* Starts a run of units [from, to) on `processes` worker processes of the
- * session's pool besides this one (0: in this process alone). Returns NULL,
- * or a string saying which system call failed and why (nothing is left
- * running then). */
-SEXP bs_job_start(SEXP xp, SEXP processes, SEXP from, SEXP to, SEXP hook, SEXP tmpdir) {
+ * session's pool besides this one (0: in this process alone). `mode` says
+ * what the caller will take from it, which decides where the output goes:
+ *  - "vector": the whole result as one R vector (bs_job_result). A run in
+ *    this process writes straight into that vector (held by the handle);
+ *    a pool run writes into a fresh shared mapping that then becomes the
+ *    vector: no copy either way.
+ *  - "summary": bs_job_finish_means (`probs`: its two quantiles); "samples":
+ *    the same with keep_samples. Pool runs use the pool's cached mapping.
+ *    For "summary", whoever completes a group summarises it during the run
+ *    (classic layout only); "samples" copies the means out first.
+ *  - "slice": bs_job_result of a range, copied out of a mapping of its own.
+ * Returns NULL, or a list(message, errno) saying which system call failed
+ * and why (nothing is left running then). */
+SEXP bs_job_start(SEXP xp, SEXP processes, SEXP from, SEXP to, SEXP hook, SEXP tmpdir,
+                  SEXP mode, SEXP probs) {
   bs_job *job = job_get(xp);
   job_end_run(job);
+  R_SetExternalPtrProtected(xp, R_NilValue);
   const double p = scalar_real(processes, "processes");
   const double f = scalar_real(from, "from"), t = scalar_real(to, "to");
   if (f < 0 || t > (double)job->n_units || f > t)
     Rf_error("bootscale internal error: unit range out of bounds");
+  if (TYPEOF(mode) != STRSXP || XLENGTH(mode) != 1)
+    Rf_error("bootscale internal error: bad run mode");
+  const char *m = CHAR(STRING_ELT(mode, 0));
+  const int whole = f == 0 && t == (double)job->n_units;
+  const int vector = strcmp(m, "vector") == 0, samples = strcmp(m, "samples") == 0;
+  const int summary = samples || strcmp(m, "summary") == 0;
+  if ((!vector && !summary && strcmp(m, "slice") != 0) || ((vector || summary) && !whole) ||
+      (summary && job->kind != JOB_MEANS) ||
+      (summary && !samples && (!Rf_isReal(probs) || XLENGTH(probs) != 2)))
+    Rf_error("bootscale internal error: bad run mode");
   pool_client *c = session_pool();
   if (p < 0 || (p > 0 && !pool_client_alive(c)) || p > c->n)
     Rf_error("bootscale internal error: no pool for %.0f worker processes", p);
   const char *dir =
       (TYPEOF(tmpdir) == STRSXP && XLENGTH(tmpdir) == 1) ? CHAR(STRING_ELT(tmpdir, 0)) : NULL;
-  int err = pool_run_map(&job->run, job->run_bytes, p > 0, dir);
-  if (err) return failure(job->run.failure, err);
+  /* the result vector of a serial "vector" run, before anything is mapped */
+  SEXP direct = R_NilValue;
+  if (vector && p == 0) {
+    direct = Rf_allocVector(job->kind == JOB_MEANS ? REALSXP : INTSXP, job->out_length);
+    R_SetExternalPtrProtected(xp, direct);
+    /* not touched yet: huge pages for its aligned middle, where the system
+     * gives them, spare most of its page faults (on a VM about 2 us per
+     * 4 KiB page, 4 ns per double written). Decision: R's own memory,
+     * hinted, rather than a custom allocation of whole huge pages: that
+     * one R's collector does not count, so results kept unreferenced
+     * piled up fresh memory between collections (4x slower calls here). */
+    memory_hint_huge(job->kind == JOB_MEANS ? (void *)REAL(direct) : (void *)INTEGER(direct),
+                     (size_t)job->out_length * job->elt);
+  }
+  /* Pool runs use the pool's cached mapping, except those whose mapping
+   * becomes a result vector: a mapping of its own, from POOL_MAPPED_MIN
+   * bytes of output on (below that, a copy costs less than a mapping, and
+   * many small results would each hold one of the system's limited number
+   * of mappings). */
+  const size_t out_bytes = (size_t)job->out_length * job->elt;
+  const int cached = p > 0 && (summary || (vector && out_bytes < POOL_MAPPED_MIN));
+  int err = p == 0   ? pool_run_borrow(&job->run, job->arena, job->run_bytes)
+            : cached ? pool_run_map_cached(c, &job->run, job->run_bytes, dir)
+                     : pool_run_map(&job->run, job->run_bytes, 1, dir);
+  if (err) {
+    R_SetExternalPtrProtected(xp, R_NilValue);
+    return failure(job->run.failure, err);
+  }
   job->mapped = 1;
-  memcpy(job->run.map, job->arena, job->arena_bytes);
+  if (p > 0) memcpy(job->run.map, job->arena, job->arena_bytes);
   pool_job_head *h = job->run.head;
+  pool_job_reset(h);
   h->bytes = job->run.bytes;
   h->first = (int64_t)f * job->bpu;
   h->end = (int64_t)t * job->bpu;
   h->next = h->first;
   h->completed = 0;
   h->hook_action = POOL_HOOK_NONE;
+  h->summarise = 0;
+  if (summary && !samples && kernel_means_parts(h->sample_size) == 0) {
+    h->summarise = 1;
+    h->probs[0] = REAL(probs)[0];
+    h->probs[1] = REAL(probs)[1];
+  }
+  job->summarised = h->summarise;
   if (hook != R_NilValue) {
     /* list(action = name, block = 0-based, seconds) */
     SEXP act = TYPEOF(hook) == VECSXP && XLENGTH(hook) == 3 ? VECTOR_ELT(hook, 0) : R_NilValue;
     const int a = TYPEOF(act) == STRSXP && XLENGTH(act) == 1
                       ? pool_hook_parse(CHAR(STRING_ELT(act, 0)))
                       : -1;
-    if (a < 0) Rf_error("bootscale internal error: bad test hook");
+    if (a < 0) {
+      job_end_run(job);
+      R_SetExternalPtrProtected(xp, R_NilValue);
+      Rf_error("bootscale internal error: bad test hook");
+    }
     h->hook_action = (int32_t)a;
     h->hook_block = (int64_t)scalar_real(VECTOR_ELT(hook, 1), "block");
     h->hook_seconds = scalar_real(VECTOR_ELT(hook, 2), "seconds");
@@ -370,11 +464,19 @@ SEXP bs_job_start(SEXP xp, SEXP processes, SEXP from, SEXP to, SEXP hook, SEXP t
     job->groups = (kernel_group *)malloc((size_t)job->n_groups * sizeof(kernel_group));
     if (!job->groups) {
       job_end_run(job);
+      R_SetExternalPtrProtected(xp, R_NilValue);
       return failure("malloc() of the group table failed", ENOMEM);
     }
   }
   if (pool_job_bind(job->run.map, job->groups, &job->means, &job->table, &job->draws) != 0)
     Rf_error("bootscale internal error: the job's head is damaged");
+  if (direct != R_NilValue) {
+    job->direct = 1;
+    if (job->kind == JOB_MEANS)
+      job->means.out = REAL(direct);
+    else
+      job->draws.out = INTEGER(direct);
+  }
   /* With a test hook the workers take every block, so one of them meets it. */
   job->run.self_work = p == 0 || hook == R_NilValue;
   job->processes = 1 + (int)p;
@@ -432,13 +534,14 @@ static void *vector_data(SEXP res) {
  * mapping's pages back behind the copy, so that the result and the mapping
  * never both exist in full. */
 #define COPY_CHUNK ((size_t)1 << 20)
-static void copy_out(bs_job *job, void *dst, int64_t first, int64_t len) {
+static void copy_out(bs_job *job, void *dst, int64_t first, int64_t len, int discard) {
   const char *src = (const char *)job->run.map + job->off_out + (size_t)first * job->elt;
   size_t left = (size_t)len * job->elt, done = 0;
   while (left > 0) {
     const size_t n = left < COPY_CHUNK ? left : COPY_CHUNK;
     memcpy((char *)dst + done, src + done, n);
-    pool_run_discard(&job->run, job->off_out + (size_t)first * job->elt + done, n);
+    if (discard)
+      pool_run_discard(&job->run, job->off_out + (size_t)first * job->elt + done, n);
     done += n;
     left -= n;
   }
@@ -451,14 +554,77 @@ static bs_job *complete_job(SEXP xp) {
   return job;
 }
 
-/* The results of the run (its units' slice) as one R vector. Call once:
- * the copy gives the mapping's pages back. */
+/* A pool run's mapping as an R vector, through R's custom allocators
+ * (allocVector3): R asks for its header plus the data, and is given the
+ * bytes that end where the output starts, inside the POOL_OUT_GAP bytes
+ * left free before it; freeing the vector unmaps the whole mapping.
+ * The header's size is learnt once by allocating a small vector with a
+ * probing allocator; where it does not fit the gap, results are copied. */
+static long vector_header = -1;
+static size_t mapped_data_bytes;
+
+static void *probe_alloc(R_allocator_t *a, size_t size) {
+  vector_header = (long)size - 16; /* two doubles of data */
+  (void)a;
+  return malloc(size);
+}
+static void probe_free(R_allocator_t *a, void *p) {
+  (void)a;
+  free(p);
+}
+static void *mapped_alloc(R_allocator_t *a, size_t size) {
+  char *base = (char *)a->data;
+  const pool_job_head *h = (const pool_job_head *)base;
+  const size_t data = (mapped_data_bytes + 7) / 8 * 8;
+  if (size < data || size - data > POOL_OUT_GAP) return NULL; /* cannot happen: probed */
+  return base + h->out - (size - data);
+}
+static void mapped_free(R_allocator_t *a, void *p) {
+  (void)p;
+  pool_mapping_free(a->data);
+}
+
+static int mapped_vectors_fit(void) {
+  if (vector_header < 0) {
+    /* (length 1 would not ask the allocator) */
+    R_allocator_t probe = {probe_alloc, probe_free, NULL, NULL};
+    (void)Rf_allocVector3(REALSXP, 2, &probe); /* garbage at once */
+  }
+  /* + 16: a long vector's header has its length too */
+  return vector_header > 0 && vector_header + 16 <= POOL_OUT_GAP;
+}
+
+/* The results of the run (its units' slice) as one R vector. Call once. A
+ * serial "vector" run wrote them into that vector already; a pool "vector"
+ * run's mapping becomes the vector; otherwise they are copied out, the
+ * mapping's pages given back behind the copy. */
 SEXP bs_job_result(SEXP xp) {
   bs_job *job = complete_job(xp);
+  const SEXPTYPE type = job->kind == JOB_MEANS ? REALSXP : INTSXP;
+  if (job->direct) {
+    SEXP res = PROTECT(R_ExternalPtrProtected(xp));
+    R_SetExternalPtrProtected(xp, R_NilValue);
+    job_end_run(job);
+    UNPROTECT(1);
+    return res;
+  }
   int64_t first, len;
   unit_span(job, job->unit_from, job->unit_to, &first, &len);
-  SEXP res = PROTECT(Rf_allocVector(job->kind == JOB_MEANS ? REALSXP : INTSXP, (R_xlen_t)len));
-  copy_out(job, vector_data(res), first, len);
+  const int whole = job->unit_from == 0 && job->unit_to == job->n_units;
+  if (whole && job->run.shared && !job->run.cached && len > 0 && mapped_vectors_fit()) {
+    void *base = job->run.map;
+    if (pool_run_detach(session_pool(), &job->run) == 0) {
+      job->mapped = 0;
+      job_end_run(job);
+      mapped_data_bytes = (size_t)len * job->elt;
+      R_allocator_t a = {mapped_alloc, mapped_free, NULL, base};
+      return Rf_allocVector3(type, (R_xlen_t)len, &a);
+    }
+  }
+  SEXP res = PROTECT(Rf_allocVector(type, (R_xlen_t)len));
+  /* a small result from the pool's cached mapping: its pages stay for the
+   * next call */
+  copy_out(job, vector_data(res), first, len, !job->run.cached);
   UNPROTECT(1);
   return res;
 }
@@ -471,18 +637,32 @@ SEXP bs_job_result(SEXP xp) {
  * again afterwards. list(stats matrix, samples or NULL) */
 SEXP bs_job_finish_means(SEXP xp, SEXP n_groups, SEXP probs, SEXP keep_samples) {
   bs_job *job = complete_job(xp);
-  if (job->kind != JOB_MEANS || job->unit_from != 0 || job->unit_to != job->n_units ||
-      scalar_real(n_groups, "n_groups") != (double)job->n_groups || !Rf_isReal(probs) ||
-      XLENGTH(probs) != 2)
-    Rf_error("bootscale internal error: no complete means to summarise");
   const int keep = Rf_asLogical(keep_samples) == TRUE;
+  /* probs NULL: the samples alone, no statistics (the exact method knows
+   * them already) */
+  const int want = probs != R_NilValue;
+  if (job->kind != JOB_MEANS || job->unit_from != 0 || job->unit_to != job->n_units ||
+      scalar_real(n_groups, "n_groups") != (double)job->n_groups ||
+      (want && (!Rf_isReal(probs) || XLENGTH(probs) != 2)) || (!want && !keep))
+    Rf_error("bootscale internal error: no complete means to summarise");
   const int64_t ng = job->n_groups, nm = job->means.n_means;
   SEXP out = PROTECT(NAMED_LIST("stats", "samples"));
-  SEXP stats = Rf_allocMatrix(REALSXP, 4, (int)ng);
+  SEXP stats = want ? Rf_allocMatrix(REALSXP, 4, (int)ng) : R_NilValue;
   SET_VECTOR_ELT(out, 0, stats);
+  if (job->summarised && !keep) {
+    const pool_job_head *h = job->run.head;
+    if (h->probs[0] != REAL(probs)[0] || h->probs[1] != REAL(probs)[1])
+      Rf_error("bootscale internal error: the run summarised other quantiles");
+    memcpy(REAL(stats), (const char *)h + h->stats, (size_t)ng * 4 * sizeof(double));
+    job->complete = 0;
+    UNPROTECT(1);
+    return out;
+  }
+  if (job->summarised)
+    Rf_error("bootscale internal error: the run summarised the means it should keep");
   SEXP samples = keep ? Rf_allocVector(VECSXP, (R_xlen_t)ng) : R_NilValue;
   SET_VECTOR_ELT(out, 1, samples);
-  uint64_t *hist = keep ? (uint64_t *)R_alloc(65536, sizeof(uint64_t)) : NULL;
+  uint64_t *hist = keep && want ? (uint64_t *)R_alloc(65536, sizeof(uint64_t)) : NULL;
   for (int64_t g = 0; g < ng; g++) {
     double *v = job->means.out + g * nm;
     if (keep) {
@@ -490,8 +670,10 @@ SEXP bs_job_finish_means(SEXP xp, SEXP n_groups, SEXP probs, SEXP keep_samples) 
        * copied), then summarised where they now live, without scratch */
       SET_VECTOR_ELT(samples, (R_xlen_t)g, Rf_allocVector(REALSXP, (R_xlen_t)nm));
       double *dst = REAL(VECTOR_ELT(samples, (R_xlen_t)g));
-      copy_out(job, dst, g * nm, nm);
-      summary_means_const(dst, nm, REAL(probs)[0], REAL(probs)[1], hist, REAL(stats) + 4 * g);
+      copy_out(job, dst, g * nm, nm, 1);
+      if (want)
+        summary_means_const(dst, nm, REAL(probs)[0], REAL(probs)[1], hist,
+                            REAL(stats) + 4 * g);
     } else {
       summary_means(v, nm, 1, REAL(probs)[0], REAL(probs)[1], v, REAL(stats) + 4 * g);
       pool_run_discard(&job->run, job->off_out + (size_t)(g * nm) * sizeof(double),
@@ -530,7 +712,8 @@ SEXP bs_pool_stop(void) {
   return R_NilValue;
 }
 
-/* list(alive, owner, helper, pids (of the workers), calls, owned_here) */
+/* list(alive, owner, helper, pids (of the workers), calls, owned_here,
+ * cache (bytes of the cached run mapping)) */
 SEXP bs_pool_status(void) {
   pool_client *c = session_pool();
   const int alive = pool_client_alive(c);
@@ -538,7 +721,8 @@ SEXP bs_pool_status(void) {
    * reaped rather than left a zombie until the next call. */
   if (!alive && c->owner != 0 && c->owner == getpid()) pool_client_stop(c);
   const int mine = c->owner != 0 && c->owner == getpid();
-  SEXP out = PROTECT(NAMED_LIST("alive", "owner", "helper", "pids", "calls", "owned_here"));
+  SEXP out =
+      PROTECT(NAMED_LIST("alive", "owner", "helper", "pids", "calls", "owned_here", "cache"));
   SET_VECTOR_ELT(out, 0, Rf_ScalarLogical(alive));
   SET_VECTOR_ELT(out, 1, Rf_ScalarInteger((int)c->owner));
   SET_VECTOR_ELT(out, 2, Rf_ScalarInteger(mine ? (int)c->helper : NA_INTEGER));
@@ -547,6 +731,7 @@ SEXP bs_pool_status(void) {
   for (int i = 0; mine && i < c->n; i++) INTEGER(pids)[i] = (int)c->pid[i];
   SET_VECTOR_ELT(out, 4, Rf_ScalarReal(c->calls));
   SET_VECTOR_ELT(out, 5, Rf_ScalarLogical(mine));
+  SET_VECTOR_ELT(out, 6, Rf_ScalarReal(mine ? (double)pool_cache_bytes(c) : 0));
   UNPROTECT(1);
   return out;
 }

@@ -10,7 +10,8 @@
 SEXP bs_means_job(SEXP values, SEXP weights, SEXP n_means, SEXP sample_size, SEXP seed);
 SEXP bs_draws_job(SEXP prob, SEXP size, SEXP seed);
 SEXP bs_job_info(SEXP job);
-SEXP bs_job_start(SEXP job, SEXP processes, SEXP from, SEXP to, SEXP hook, SEXP tmpdir);
+SEXP bs_job_start(SEXP job, SEXP processes, SEXP from, SEXP to, SEXP hook, SEXP tmpdir,
+                  SEXP mode, SEXP probs);
 SEXP bs_job_step(SEXP job, SEXP budget_ms, SEXP wait_ms);
 SEXP bs_job_result(SEXP job);
 SEXP bs_job_release(SEXP job);

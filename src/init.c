@@ -13,7 +13,7 @@ static const R_CallMethodDef call_methods[] = {
     CALLDEF(bs_means_job,            5),
     CALLDEF(bs_draws_job,            3),
     CALLDEF(bs_job_info,             1),
-    CALLDEF(bs_job_start,            6),
+    CALLDEF(bs_job_start,            8),
     CALLDEF(bs_job_step,             3),
     CALLDEF(bs_job_result,           1),
     CALLDEF(bs_job_release,          1),

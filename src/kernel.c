@@ -177,10 +177,28 @@ void kernel_means_reduce(const kernel_means_job *job, int64_t from, int64_t to, 
   }
 }
 
+/* sample_size == 1 (replicates drawn from an exact distribution): what the
+ * loop in kernel_means_block computes then, without its long double. With
+ * or without pairs, a replicate is one draw from the single cells on its
+ * lane's stream (plan_draws gives steps = 1, or steps = 0 and a tail), and
+ * its mean (double)((0.0L + v) * 1.0L) is v + 0.0 in double, to the bit:
+ * v itself for any finite v, except that -0.0 becomes +0.0. */
+static void means_block_single(const kernel_cell *cells, uint64_t k, rng_state a, rng_state b,
+                               double *out, int64_t n) {
+  int64_t i = 0;
+  for (; i + 1 < n; i += 2) {
+    const uint64_t ra = rng_next(&a), rb = rng_next(&b);
+    out[i] = cell_draw(k, cells, ra) + 0.0;
+    out[i + 1] = cell_draw(k, cells, rb) + 0.0;
+  }
+  if (i < n) out[i] = cell_draw(k, cells, rng_next(&a)) + 0.0;
+}
+
 /* Replicates go in twos, each of the two with its own stream (lane), so that
  * the two generators' dependency chains overlap in the CPU. A block with an
- * odd count ends with one replicate on lane a. */
-void kernel_means_block(const kernel_means_job *job, int64_t block) {
+ * odd count ends with one replicate on lane a. single_ok: whether
+ * sample_size 1 may take means_block_single. */
+static void means_block(const kernel_means_job *job, int64_t block, int single_ok) {
   const int64_t parts = kernel_means_parts(job->sample_size);
   if (parts == 1) { /* one part: the replicate's mean at once */
     job->out[block] =
@@ -200,6 +218,10 @@ void kernel_means_block(const kernel_means_job *job, int64_t block) {
   double *out = job->out + g * job->n_means;
   rng_state a = rng_stream(job->seed, (uint64_t)g, 2 * (uint64_t)j);
   rng_state b = rng_stream(job->seed, (uint64_t)g, 2 * (uint64_t)j + 1);
+  if (ss == 1 && single_ok) {
+    means_block_single(grp->cells, (uint64_t)grp->k, a, b, out + from, to - from);
+    return;
+  }
 
   const draw_plan dp = plan_draws(grp, ss);
   const uint64_t k1 = dp.k1, kk = dp.kk;
@@ -232,6 +254,14 @@ void kernel_means_block(const kernel_means_job *job, int64_t block) {
     if (tail) sa += cell_draw(k1, c1, rng_next(&a));
     out[i] = (double)(sa * inv_ss);
   }
+}
+
+void kernel_means_block(const kernel_means_job *job, int64_t block) {
+  means_block(job, block, 1);
+}
+
+void kernel_means_block_generic(const kernel_means_job *job, int64_t block) {
+  means_block(job, block, 0);
 }
 
 int64_t kernel_draws_n_blocks(const kernel_draws_job *job) {

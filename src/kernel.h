@@ -3,7 +3,9 @@
  *
  * kernel_means_block computes bootstrap means: each replicate draws
  * sample_size values and keeps only their mean (accumulated in long
- * double), so memory is O(n_means), never O(sample_size * n_means).
+ * double), so memory is O(n_means), never O(sample_size * n_means). With
+ * sample_size 1 (replicates of an exact distribution) a shorter loop
+ * writes the value drawn, with the same bits.
  * kernel_draws_block writes raw draws (1-based category indices) for
  * weighted sampling.
  *
@@ -95,6 +97,9 @@ void kernel_pair_fill(int64_t k, const double *w, const double *x, double *w2, d
 int64_t kernel_means_parts(int64_t sample_size);
 int64_t kernel_means_n_blocks(const kernel_means_job *job);
 void kernel_means_block(const kernel_means_job *job, int64_t block);
+/* The same block by the general loop whatever the sample size: for tests
+ * that kernel_means_block's own loop for sample_size 1 gives the same bits. */
+void kernel_means_block_generic(const kernel_means_job *job, int64_t block);
 /* Units: the blocks of output, in output order. Classic layout: a unit is a
  * block. Long layout: a unit is one replicate, made of parts blocks. Unit u
  * is blocks [u * bpu, (u + 1) * bpu) and writes out[first .. first + n). */

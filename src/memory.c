@@ -161,3 +161,16 @@ double memory_as_limit(void) {
 }
 
 #endif
+
+void memory_hint_huge(void *p, size_t bytes) {
+#if defined(__linux__) && defined(MADV_HUGEPAGE)
+  const uintptr_t huge = (uintptr_t)2 << 20;
+  if (bytes < 2 * huge) return;
+  const uintptr_t from = ((uintptr_t)p + huge - 1) & ~(huge - 1);
+  const uintptr_t to = ((uintptr_t)p + bytes) & ~(huge - 1);
+  if (to > from) madvise((void *)from, to - from, MADV_HUGEPAGE);
+#else
+  (void)p;
+  (void)bytes;
+#endif
+}

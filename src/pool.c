@@ -2,6 +2,7 @@
 #define _GNU_SOURCE /* memfd_create, fallocate, ppoll, strsignal */
 #endif
 #include "pool.h"
+#include "summary.h"
 
 #include <errno.h>
 #include <string.h>
@@ -26,12 +27,18 @@ size_t pool_head_bytes(void) { return pool_round64(sizeof(pool_job_head)); }
 static size_t round_page(size_t n) { return (n + 4095) / 4096 * 4096; }
 
 size_t pool_job_layout(pool_job_head *h, size_t arena_bytes, int64_t n_blocks,
-                       size_t out_bytes, int partial_sums) {
+                       int64_t n_groups, size_t out_bytes, int partial_sums) {
   h->marks = pool_round64(arena_bytes);
-  h->out = round_page(h->marks + (size_t)n_blocks);
+  h->group_done = pool_round64(h->marks + (size_t)n_blocks);
+  h->stats = pool_round64(h->group_done + (size_t)n_groups * sizeof(int64_t));
+  h->out = round_page(h->stats + (size_t)n_groups * 4 * sizeof(double) + POOL_OUT_GAP);
   h->partials = round_page(h->out + out_bytes);
   h->n_blocks = n_blocks;
   return h->partials + (partial_sums ? (size_t)n_blocks * sizeof(long double) : 0);
+}
+
+void pool_job_reset(pool_job_head *h) {
+  memset((char *)h + h->marks, 0, h->out - POOL_OUT_GAP - h->marks);
 }
 
 int pool_job_bind(void *base, kernel_group *groups_mem, kernel_means_job *means,
@@ -67,12 +74,25 @@ int pool_job_bind(void *base, kernel_group *groups_mem, kernel_means_job *means,
   return EINVAL;
 }
 
-void pool_job_block(const pool_job_head *h, const kernel_means_job *means,
+void pool_job_block(pool_job_head *h, const kernel_means_job *means,
                     const kernel_draws_job *draws, int64_t block) {
-  if (h->kind == POOL_JOB_MEANS)
-    kernel_means_block(means, block);
-  else
+  if (h->kind != POOL_JOB_MEANS) {
     kernel_draws_block(draws, block);
+    return;
+  }
+  kernel_means_block(means, block);
+  if (!h->summarise) return;
+  /* Classic layout: a group's blocks are consecutive. The one who brings
+   * the group's count to its number of blocks sees every other block's
+   * means (acquire-release on the counter) and summarises them while they
+   * are still in its cache; the selection reorders them in place. */
+  const int64_t bpg = (h->n_means + KERNEL_BLOCK_MEANS - 1) / KERNEL_BLOCK_MEANS;
+  const int64_t g = block / bpg;
+  int64_t *done = (int64_t *)((char *)h + h->group_done);
+  if (__atomic_add_fetch(&done[g], 1, __ATOMIC_ACQ_REL) != bpg) return;
+  double *v = means->out + g * h->n_means;
+  double *stats = (double *)((char *)h + h->stats) + 4 * g;
+  summary_means(v, h->n_means, 1, h->probs[0], h->probs[1], v, stats);
 }
 
 #ifdef _WIN32
@@ -124,6 +144,36 @@ int pool_run_map(pool_run *r, size_t bytes, int shared, const char *tmpdir) {
   r->head = (pool_job_head *)r->map;
   return 0;
 }
+int pool_run_map_cached(pool_client *c, pool_run *r, size_t bytes, const char *tmpdir) {
+  (void)c;
+  (void)r;
+  (void)bytes;
+  (void)tmpdir;
+  return ENOSYS;
+}
+size_t pool_cache_bytes(const pool_client *c) {
+  (void)c;
+  return 0;
+}
+int pool_run_detach(pool_client *c, pool_run *r) {
+  (void)c;
+  (void)r;
+  return ENOSYS;
+}
+void pool_mapping_free(void *base) { (void)base; }
+void *pool_arena_alloc(size_t bytes) { return calloc(1, bytes); }
+void pool_arena_free(void *p, size_t bytes) {
+  (void)bytes;
+  free(p);
+}
+int pool_run_borrow(pool_run *r, void *map, size_t bytes) {
+  pool_run_init(r);
+  r->map = map;
+  r->bytes = bytes;
+  r->head = (pool_job_head *)map;
+  r->borrowed = 1;
+  return 0;
+}
 int pool_run_send(pool_client *c, pool_run *r, int used) {
   (void)c;
   (void)r;
@@ -156,7 +206,7 @@ void pool_run_discard(pool_run *r, size_t offset, size_t len) {
 }
 void pool_run_release(pool_client *c, pool_run *r) {
   (void)c;
-  free(r->map);
+  if (!r->borrowed) free(r->map);
   pool_run_init(r);
 }
 
@@ -267,39 +317,58 @@ static int cloexec_socketpair(int sv[2]) {
 
 /* ---- worker ------------------------------------------------------------- */
 
-/* Runs one job; returns -1, or the status the worker must end with (exit
- * hooks). */
-static int worker_run(int fd, pid_t helper) {
-  struct stat st;
-  if (fstat(fd, &st) != 0 || (size_t)st.st_size < pool_head_bytes()) return 72;
-  const size_t bytes = (size_t)st.st_size;
-  void *map = mmap(NULL, bytes, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
-  if (map == MAP_FAILED) return 73;
-  pool_job_head *h = (pool_job_head *)map;
+/* A worker's mapping of the job it was last sent, kept when that job says
+ * so (the owner's cached mapping): the next job on it comes as a bare 'K'
+ * and costs neither a mapping nor page faults. */
+typedef struct {
+  void *map;
+  size_t bytes;
+} worker_map;
+
+static void worker_unmap(worker_map *wm) {
+  if (wm->map) munmap(wm->map, wm->bytes);
+  wm->map = NULL;
+  wm->bytes = 0;
+}
+
+/* Runs one job, on the mapping of fd (a new job mapping: it replaces the
+ * kept one) or, with fd < 0, on the kept one. Answers 'D' on sock as soon as
+ * no block is left to take, before unmapping anything, so the owner is not
+ * kept waiting. Returns -1 (answered), 0 when the owner is gone, or the
+ * status the worker must end with (failures, exit hooks). */
+static int worker_run(worker_map *wm, int fd, int sock, pid_t helper) {
+  if (fd >= 0) {
+    worker_unmap(wm);
+    struct stat st;
+    if (fstat(fd, &st) != 0 || (size_t)st.st_size < pool_head_bytes()) return 72;
+    void *m = mmap(NULL, (size_t)st.st_size, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+    if (m == MAP_FAILED) return 73;
+    wm->map = m;
+    wm->bytes = (size_t)st.st_size;
+  }
+  if (!wm->map) return 76; /* 'K' without a kept mapping: a protocol error */
+  pool_job_head *h = (pool_job_head *)wm->map;
+  if (h->magic != POOL_JOB_MAGIC || h->bytes > wm->bytes) return 74;
+  /* Read before answering: once answered, the owner may write the next job
+   * over this head. */
+  const int keep = h->keep;
   kernel_group *groups = NULL;
   kernel_means_job means;
   alias_table table;
   kernel_draws_job draws;
   memset(&means, 0, sizeof(means));
   memset(&draws, 0, sizeof(draws));
-  int status = -1;
-  if (h->magic != POOL_JOB_MAGIC || h->bytes != bytes) {
-    status = 74;
-    goto done;
-  }
   if (h->kind == POOL_JOB_MEANS) {
     groups = (kernel_group *)malloc((size_t)(h->n_groups > 0 ? h->n_groups : 1) *
                                     sizeof(kernel_group));
-    if (!groups) {
-      status = 75;
-      goto done;
-    }
+    if (!groups) return 75;
   }
-  if (pool_job_bind(map, groups, &means, &table, &draws) != 0) {
-    status = 74;
-    goto done;
+  if (pool_job_bind(wm->map, groups, &means, &table, &draws) != 0) {
+    free(groups);
+    return 74;
   }
-  unsigned char *marks = (unsigned char *)map + h->marks;
+  int status = -1;
+  unsigned char *marks = (unsigned char *)wm->map + h->marks;
   for (;;) {
     const int64_t b = __atomic_fetch_add(&h->next, 1, __ATOMIC_RELAXED);
     if (b >= h->end) break;
@@ -310,11 +379,12 @@ static int worker_run(int fd, pid_t helper) {
         raise(SIGSEGV);
         break;
       case POOL_HOOK_KILL: raise(SIGKILL); break;
-      case POOL_HOOK_EXIT0: status = 0; goto done;
-      case POOL_HOOK_EXIT3: status = 3; goto done;
+      case POOL_HOOK_EXIT0: status = 0; break;
+      case POOL_HOOK_EXIT3: status = 3; break;
       case POOL_HOOK_SLEEP: sleep_ms(h->hook_seconds * 1e3); break;
       default: break;
       }
+      if (status >= 0) break;
     }
     pool_job_block(h, &means, &draws, b);
     __atomic_store_n(&marks[b], 1, __ATOMIC_RELEASE);
@@ -325,9 +395,12 @@ static int worker_run(int fd, pid_t helper) {
       break;
     }
   }
-done:
-  munmap(map, bytes);
   free(groups);
+  if (status < 0) {
+    const char done = 'D';
+    if (send_all(sock, &done, 1) != 0) status = 0;
+  }
+  if (status >= 0 || !keep) worker_unmap(wm);
   return status;
 }
 
@@ -361,6 +434,7 @@ static ssize_t recv_fd(int sock, char *byte, int *fd) {
 }
 
 int pool_worker_loop(int sock, pid_t helper) {
+  worker_map wm = {NULL, 0};
   for (;;) {
     struct pollfd p = {sock, POLLIN, 0};
     const int r = poll(&p, 1, 1000);
@@ -380,14 +454,14 @@ int pool_worker_loop(int sock, pid_t helper) {
       if (errno == EINTR || errno == EAGAIN) continue;
       return 71;
     }
-    int status = -1;
-    if (fd >= 0) {
-      status = worker_run(fd, helper);
-      close(fd);
+    if (fd < 0 && byte != 'K') { /* nothing to run: answer all the same */
+      const char done = 'D';
+      if (send_all(sock, &done, 1) != 0) return 0;
+      continue;
     }
+    const int status = worker_run(&wm, fd, sock, helper);
+    if (fd >= 0) close(fd);
     if (status >= 0) return status;
-    const char done = 'D';
-    if (send_all(sock, &done, 1) != 0) return 0;
   }
 }
 
@@ -548,6 +622,7 @@ int pool_helper_main(int argc, char **argv) {
 void pool_client_init(pool_client *c) {
   memset(c, 0, sizeof(*c));
   c->ctl = -1;
+  c->cache_fd = -1;
   for (int i = 0; i < POOL_MAX_WORKERS; i++) {
     c->fd[i] = -1;
     c->status[i] = -1;
@@ -584,7 +659,20 @@ static void reap_helper(pool_client *c, double ms, int *status) {
   c->helper = 0; /* still not reapable after SIGKILL + 2 s: give up waiting */
 }
 
+static void cache_release(pool_client *c) {
+  if (c->cache_map) munmap(c->cache_map, c->cache_bytes);
+  if (c->cache_fd >= 0) close(c->cache_fd);
+  c->cache_map = NULL;
+  c->cache_bytes = 0;
+  c->cache_fd = -1;
+  c->cache_busy = 0;
+  for (int i = 0; i < POOL_MAX_WORKERS; i++) c->worker_gen[i] = 0;
+}
+
+size_t pool_cache_bytes(const pool_client *c) { return c->cache_map ? c->cache_bytes : 0; }
+
 void pool_client_stop(pool_client *c) {
+  cache_release(c); /* in a forked child: its copy of the parent's */
   if (c->owner == 0) return;
   if (c->owner == getpid()) {
     if (c->ctl >= 0) {
@@ -621,7 +709,7 @@ static int read_note(pool_client *c, int wait_ms) {
 }
 
 int pool_client_start(pool_client *c, const char *exe, int workers, double idle_seconds) {
-  pool_client_init(c);
+  pool_client_init(c); /* c may be uninitialised: a running pool is stopped first */
   const int n = workers - 1;
   if (n < 1 || n >= POOL_MAX_WORKERS) {
     snprintf(c->failure, sizeof(c->failure), "bad number of workers %d", workers);
@@ -815,6 +903,11 @@ int pool_run_map(pool_run *r, size_t bytes, int shared, const char *tmpdir) {
                (double)bytes, strerror(e));
       return e;
     }
+#ifdef MADV_HUGEPAGE
+    /* Fewer page faults for a large output (where transparent huge pages
+     * are on "madvise"); a hint only. */
+    if (bytes >= ((size_t)4 << 20)) madvise(m, bytes, MADV_HUGEPAGE);
+#endif
     r->map = m;
     r->bytes = bytes;
     r->head = (pool_job_head *)m;
@@ -865,6 +958,87 @@ int pool_run_map(pool_run *r, size_t bytes, int shared, const char *tmpdir) {
   return 0;
 }
 
+int pool_run_borrow(pool_run *r, void *map, size_t bytes) {
+  pool_run_init(r);
+  r->map = map;
+  r->bytes = bytes;
+  r->head = (pool_job_head *)map;
+  r->borrowed = 1;
+  return 0;
+}
+
+void *pool_arena_alloc(size_t bytes) {
+  void *m = mmap(NULL, bytes, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+  if (m == MAP_FAILED) return NULL;
+#ifdef MADV_HUGEPAGE
+  if (bytes >= ((size_t)4 << 20)) madvise(m, bytes, MADV_HUGEPAGE);
+#endif
+  return m;
+}
+
+void pool_arena_free(void *p, size_t bytes) {
+  if (p) munmap(p, bytes);
+}
+
+/* Waits, at most ms in all, for the answers still owed by workers (a run
+ * stopped early leaves some): 0 when none is owed any more. */
+static int wait_answers(pool_client *c, double ms) {
+  const double end = now_ms() + ms;
+  for (;;) {
+    int owed = 0;
+    for (int i = 0; i < c->n; i++) {
+      if (c->pending[i] > 0) drain_answers(c, i);
+      owed += c->pending[i] > 0;
+    }
+    if (!owed || c->broken) return owed;
+    const double left = end - now_ms();
+    if (left <= 0) return owed;
+    struct pollfd p[POOL_MAX_WORKERS];
+    nfds_t np = 0;
+    for (int i = 0; i < c->n; i++)
+      if (c->pending[i] > 0) {
+        p[np].fd = c->fd[i];
+        p[np].events = POLLIN;
+        p[np].revents = 0;
+        np++;
+      }
+    poll(p, np, left < 50 ? (int)left + 1 : 50);
+  }
+}
+
+int pool_run_map_cached(pool_client *c, pool_run *r, size_t bytes, const char *tmpdir) {
+  if (bytes < pool_head_bytes()) bytes = pool_head_bytes();
+  /* A worker still in the last job on the cache must be out of it before
+   * its head is written over. */
+  const int usable = c && c->owner == getpid() && !c->cache_busy && !c->broken &&
+                     bytes <= POOL_CACHE_MAX && wait_answers(c, 2000) == 0;
+  if (!usable) return pool_run_map(r, bytes, 1, tmpdir);
+  if (!c->cache_map || c->cache_bytes < bytes) {
+    /* Grow in whole MiB, so that a run a little larger than the last one
+     * does not remake it. */
+    size_t want = (bytes + ((size_t)1 << 20) - 1) >> 20 << 20;
+    if (want > POOL_CACHE_MAX) want = POOL_CACHE_MAX;
+    const int err = pool_run_map(r, want, 1, tmpdir);
+    if (err) return err;
+    cache_release(c);
+    c->cache_map = r->map;
+    c->cache_bytes = r->bytes;
+    c->cache_fd = r->fd;
+    c->cache_gen++;
+    if (c->cache_gen == 0) c->cache_gen = 1;
+  } else {
+    pool_run_init(r);
+    r->map = c->cache_map;
+    r->bytes = c->cache_bytes;
+    r->fd = c->cache_fd;
+    r->shared = 1;
+    r->head = (pool_job_head *)r->map;
+  }
+  r->cached = 1;
+  c->cache_busy = 1;
+  return 0;
+}
+
 static int send_fd(int sock, int fd) {
   struct msghdr msg;
   struct iovec iov;
@@ -899,8 +1073,16 @@ int pool_run_send(pool_client *c, pool_run *r, int used) {
     const char b = 'B';
     if (send(c->ctl, &b, 1, MSG_NOSIGNAL | MSG_DONTWAIT) == 1) c->busy = 1;
   }
+  r->head->keep = r->cached;
   for (int i = 0; i < used; i++) {
-    const int err = send_fd(c->fd[i], r->fd);
+    int err = 0;
+    if (r->cached && c->worker_gen[i] == c->cache_gen) {
+      const char k = 'K'; /* the mapping the worker kept */
+      err = send_all(c->fd[i], &k, 1);
+    } else {
+      err = send_fd(c->fd[i], r->fd);
+    }
+    c->worker_gen[i] = r->cached ? c->cache_gen : 0;
     if (err) {
       /* Workers that got it stop at once (the counter is past the end). */
       __atomic_store_n(&r->head->next, r->head->end, __ATOMIC_RELEASE);
@@ -1091,9 +1273,33 @@ void pool_run_release(pool_client *c, pool_run *r) {
     const char e = 'E';
     if (send(c->ctl, &e, 1, MSG_NOSIGNAL | MSG_DONTWAIT) == 1) c->busy = 0;
   }
-  if (r->map != MAP_FAILED) munmap(r->map, r->bytes);
+  if (r->cached) {
+    if (c) c->cache_busy = 0;
+  } else if (!r->borrowed) {
+    if (r->map != MAP_FAILED) munmap(r->map, r->bytes);
+    if (r->fd >= 0) close(r->fd);
+  }
+  pool_run_init(r);
+}
+
+void pool_mapping_free(void *base) {
+  munmap(base, (size_t)((const pool_job_head *)base)->bytes);
+}
+
+int pool_run_detach(pool_client *c, pool_run *r) {
+  if (r->map == MAP_FAILED || r->cached || r->borrowed || r->state != POOL_DONE) return EINVAL;
+  if (r->shared) {
+    void *m =
+        mmap(r->map, r->bytes, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_FIXED, r->fd, 0);
+    if (m == MAP_FAILED) return errno ? errno : ENOMEM;
+  }
+  if (c && r->used && c->busy && c->ctl >= 0 && c->owner == getpid()) {
+    const char e = 'E';
+    if (send(c->ctl, &e, 1, MSG_NOSIGNAL | MSG_DONTWAIT) == 1) c->busy = 0;
+  }
   if (r->fd >= 0) close(r->fd);
   pool_run_init(r);
+  return 0;
 }
 
 #endif

@@ -98,8 +98,15 @@ typedef struct {
   /* blocks [first, end) of n_blocks are run */
   int64_t n_blocks, first, end;
   uint64_t groups, table, marks, out, partials; /* offsets */
-  _Alignas(64) int64_t next;                    /* next block to hand out */
-  _Alignas(64) int64_t completed;               /* blocks finished */
+  /* Summaries in the run (classic means layout, whole job): whoever
+   * finishes a group's last block summarises the group in place (see
+   * pool_job_block); one counter a group and four doubles of stats. */
+  int32_t summarise;
+  int32_t keep; /* workers keep this mapping for the next job */
+  double probs[2];
+  uint64_t group_done, stats;     /* offsets */
+  _Alignas(64) int64_t next;      /* next block to hand out */
+  _Alignas(64) int64_t completed; /* blocks finished */
   _Alignas(64) char end_of_head;
 } pool_job_head;
 
@@ -108,19 +115,28 @@ size_t pool_head_bytes(void);
 /* n rounded up to a cache line (64 bytes): where the arena's parts start. */
 size_t pool_round64(size_t n);
 /* A run's mapping after the job's arena of arena_bytes: one done mark a
- * block, then (page-aligned) the output of out_bytes, then (page-aligned,
- * when partial_sums) one long double a block. Writes the offsets and
- * n_blocks into h; returns the mapping's bytes. */
+ * block, the groups' counters and stats (n_groups of each, for summaries in
+ * the run), then (page-aligned, at least POOL_OUT_GAP bytes after them) the
+ * output of out_bytes, then (page-aligned, when partial_sums) one long
+ * double a block. Writes the offsets and n_blocks into h; returns the
+ * mapping's bytes. */
 size_t pool_job_layout(pool_job_head *h, size_t arena_bytes, int64_t n_blocks,
-                       size_t out_bytes, int partial_sums);
+                       int64_t n_groups, size_t out_bytes, int partial_sums);
+/* Free bytes right before the output: room for an R vector's header when
+ * the run's mapping becomes the result (api.c). */
+#define POOL_OUT_GAP 256
 
 /* The kernel jobs a process runs from a mapped job. groups_mem holds
  * n_groups kernel_group (means only). Returns 0 or EINVAL for a bad head. */
 int pool_job_bind(void *base, kernel_group *groups_mem, kernel_means_job *means,
                   alias_table *table, kernel_draws_job *draws);
-/* Runs one block of a bound job. */
-void pool_job_block(const pool_job_head *h, const kernel_means_job *means,
+/* Runs one block of a bound job; with h->summarise, the process that
+ * completes a group's last block then summarises that group in place. */
+void pool_job_block(pool_job_head *h, const kernel_means_job *means,
                     const kernel_draws_job *draws, int64_t block);
+/* Zeroes a run's done marks and group counters before it starts (a cached
+ * mapping holds the last job's). */
+void pool_job_reset(pool_job_head *h);
 
 int pool_available(void);
 /* Ends a forked child of R at once (no atexit handlers, no stdio); never
@@ -155,6 +171,14 @@ typedef struct {
   int busy;                      /* a job is announced to the helper */
   int broken;
   double calls;
+  /* The cached run mapping (summary runs reuse it: no page faults, no
+   * mapping set-up, in this process or the workers, call after call) and
+   * which generation of it each worker holds (0: none). */
+  void *cache_map;
+  size_t cache_bytes;
+  int cache_fd, cache_busy;
+  uint32_t cache_gen;
+  uint32_t worker_gen[POOL_MAX_WORKERS];
   char failure[256];
 } pool_client;
 
@@ -175,6 +199,8 @@ typedef struct {
   size_t bytes;
   int fd; /* the memfd, -1 for a private mapping */
   int shared;
+  int cached;   /* the mapping is the client's cache: released, not unmapped */
+  int borrowed; /* the mapping is the job's arena (pool_run_borrow) */
   pool_job_head *head;
   int used;      /* worker processes the job was sent to */
   int self_work; /* the owner pulls blocks too (not with a test hook) */
@@ -190,6 +216,25 @@ const char *pool_state_name(pool_state s);
  * in tmpdir) for the pool, private anonymous otherwise. Returns 0 or an
  * errno value with r->failure naming the call. */
 int pool_run_map(pool_run *r, size_t bytes, int shared, const char *tmpdir);
+/* A run in this process over memory the caller owns (a job's arena from
+ * pool_arena_alloc, as large as a run's mapping): nothing is mapped or
+ * unmapped for it. Returns 0. */
+int pool_run_borrow(pool_run *r, void *map, size_t bytes);
+/* Zeroed memory for a job's arena and its runs in this process: a private
+ * anonymous mapping (huge pages hinted from 4 MiB), calloc() where there is
+ * no mmap. NULL when it cannot be had. */
+void *pool_arena_alloc(size_t bytes);
+void pool_arena_free(void *p, size_t bytes);
+/* The same, shared, from the client's cache: reused when it is free and
+ * large enough, else made and kept as the new cache when it is at most
+ * POOL_CACHE_MAX bytes (else an ordinary shared mapping). */
+int pool_run_map_cached(pool_client *c, pool_run *r, size_t bytes, const char *tmpdir);
+#define POOL_CACHE_MAX ((size_t)64 << 20)
+/* Output bytes from which a pool run's mapping becomes the result vector
+ * itself rather than being copied (api.c). */
+#define POOL_MAPPED_MIN ((size_t)1 << 20)
+/* Bytes of the cached mapping (0 when there is none). */
+size_t pool_cache_bytes(const pool_client *c);
 /* Sends the job to `used` workers. 0 or an errno value (failure set). */
 int pool_run_send(pool_client *c, pool_run *r, int used);
 /* Works on the job for about budget_ms (pulling blocks with self_fn when
@@ -205,6 +250,15 @@ void pool_run_discard(pool_run *r, size_t offset, size_t len);
 /* Stops the run if it is not done (workers stop at their next block),
  * tells the helper the pool is idle, unmaps and closes. Idempotent. */
 void pool_run_release(pool_client *c, pool_run *r);
+/* Ends a complete run whose mapping the caller now owns (it becomes an R
+ * vector): the helper is told the pool is idle and the descriptor closed,
+ * but nothing is unmapped. The mapping was made private first
+ * (MAP_PRIVATE over the same file: forked children of R then get
+ * copy-on-write pages, as for any R vector). Returns 0 or an errno value. */
+int pool_run_detach(pool_client *c, pool_run *r);
+/* Frees a detached run's mapping, given its start (its head holds its
+ * size). */
+void pool_mapping_free(void *base);
 void pool_run_init(pool_run *r);
 
 #endif

@@ -165,12 +165,58 @@ static double order_stat(const double *x, int64_t n, int64_t k, uint64_t *hist) 
   return key_double(prefix);
 }
 
+/* The k-th and (k + 1)-th smallest (0-based, k + 1 < n) of x[0..n) in the
+ * passes of one: while the two share a bucket, each histogram serves both.
+ * Where the k-th is the last of its bucket, the (k + 1)-th is the smallest
+ * key of the next non-empty one: read off the histogram at the last digit,
+ * else found by one pass for the minimum under its prefix. */
+static void order_stat_pair(const double *x, int64_t n, int64_t k, uint64_t *hist, double *vk,
+                            double *vk1) {
+  uint64_t prefix = 0, mask = 0, prefix1 = 0, mask1 = 0;
+  int64_t rank = k;
+  int apart = 0; /* the (k + 1)-th left the k-th's bucket */
+  for (int shift = 48; shift >= 0; shift -= 16) {
+    memset(hist, 0, 65536 * sizeof(uint64_t));
+    for (int64_t i = 0; i < n; i++) {
+      const uint64_t key = order_key(x[i]);
+      if ((key & mask) == prefix) hist[(key >> shift) & 0xffff]++;
+    }
+    uint64_t b = 0;
+    while ((int64_t)hist[b] <= rank) rank -= (int64_t)hist[b++];
+    if (!apart && rank + 1 == (int64_t)hist[b]) {
+      /* the (k + 1)-th shares the prefix so far, so a later bucket holds it */
+      uint64_t b1 = b + 1;
+      while (hist[b1] == 0) b1++;
+      apart = 1;
+      prefix1 = prefix | (b1 << shift);
+      mask1 = mask | (UINT64_C(0xffff) << shift);
+    }
+    prefix |= b << shift;
+    mask |= UINT64_C(0xffff) << shift;
+  }
+  *vk = key_double(prefix);
+  if (!apart) { /* the same key */
+    *vk1 = *vk;
+    return;
+  }
+  if (mask1 == UINT64_MAX) { /* apart at the last digit: the whole key */
+    *vk1 = key_double(prefix1);
+    return;
+  }
+  uint64_t least = UINT64_MAX;
+  for (int64_t i = 0; i < n; i++) {
+    const uint64_t key = order_key(x[i]);
+    if ((key & mask1) == prefix1 && key < least) least = key;
+  }
+  *vk1 = key_double(least);
+}
+
 static double quantile7_const(const double *x, int64_t n, double p, uint64_t *hist) {
   const double h = (double)(n - 1) * p;
   const int64_t j = (int64_t)h;
-  const double lo = order_stat(x, n, j, hist);
-  if (j + 1 >= n) return lo;
-  const double hi = order_stat(x, n, j + 1, hist);
+  if (j + 1 >= n) return order_stat(x, n, j, hist);
+  double lo, hi;
+  order_stat_pair(x, n, j, hist, &lo, &hi);
   return lo + (h - (double)j) * (hi - lo);
 }
 

@@ -21,8 +21,8 @@ void summary_means(const double *x, int64_t n, int64_t n_groups, double lo, doub
 
 /* The same summary of one group x[0..n) (out[0..3]) without a scratch copy
  * and without moving x: the order statistics are found by counting, in
- * eight passes over x. hist holds 65536 counters. Same bits as
- * summary_means (up to the sign of a zero quantile). */
+ * four or five passes over x per quantile. hist holds 65536 counters. Same
+ * bits as summary_means (up to the sign of a zero quantile). */
 void summary_means_const(const double *x, int64_t n, double lo, double hi, uint64_t *hist,
                          double *out);
 

@@ -143,6 +143,8 @@ CTEST(test_kernel_huge_values_stay_finite);
 CTEST(test_kernel_pairs_and_singles_agree_in_distribution);
 CTEST(test_kernel_pair_eligibility_and_table);
 CTEST(test_kernel_draws);
+CTEST(test_kernel_single_draw_loop_keeps_the_bits);
+CTEST(test_kernel_single_draw_values_pinned);
 CTEST(test_pool_results_equal_serial);
 CTEST(test_pool_long_parts_any_order);
 CTEST(test_pool_failing_workers);
@@ -157,6 +159,7 @@ CTEST(test_convolve_lattice_pmf);
 CTEST(test_convolve_binomial_at_large_sizes);
 CTEST(test_pool_helper_death_and_idle_stop);
 CTEST(test_summary_group_sums);
+CTEST(test_summary_means_const_matches_selection_and_sort);
 CTEST(test_group_build_refusals);
 CTEST(test_memory_queries);
 
@@ -189,6 +192,8 @@ static const struct {
     T(test_kernel_pairs_and_singles_agree_in_distribution),
     T(test_kernel_pair_eligibility_and_table),
     T(test_kernel_draws),
+    T(test_kernel_single_draw_loop_keeps_the_bits),
+    T(test_kernel_single_draw_values_pinned),
     T(test_pool_results_equal_serial),
     T(test_pool_long_parts_any_order),
     T(test_pool_failing_workers),
@@ -203,6 +208,7 @@ static const struct {
     T(test_convolve_binomial_at_large_sizes),
     T(test_pool_helper_death_and_idle_stop),
     T(test_summary_group_sums),
+    T(test_summary_means_const_matches_selection_and_sort),
     T(test_group_build_refusals),
     T(test_memory_queries),
     T(test_fuzz_regressions),

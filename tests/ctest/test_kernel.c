@@ -476,3 +476,155 @@ done:
   free(out);
   free(out2);
 }
+
+/* sample_size 1 (replicates of an exact distribution) has a loop of its
+ * own in kernel_means_block; it must give the bits of the general loop
+ * (kernel_means_block_generic) and of the streams re-derived from the alias
+ * tables (ref_means), whatever k, pairs, n_means, seed and values: the
+ * edges of the double range, subnormals and -0.0 among them. */
+static const double single_specials[] = {-0.0,     0.0,      1e308,   -1e308,      DBL_MAX,
+                                         -DBL_MAX, 5e-324,   -5e-324, DBL_MIN,     0.1,
+                                         1.0 / 3,  -7.25e-9, 4.5e15,  -2251799.875};
+
+static void single_values(double *x, double *w, int64_t k, uint64_t s) {
+  const size_t n_special = sizeof(single_specials) / sizeof(single_specials[0]);
+  for (int64_t i = 0; i < k; i++) {
+    x[i] = (size_t)i < n_special ? single_specials[i] : -40 + 80 * tgen_unif(&s);
+    w[i] = tgen_unif(&s) < 0.1 ? 0.0 : 0.01 + tgen_unif(&s);
+  }
+  w[0] = 1.0; /* k = 1 needs a positive weight; -0.0 is drawn often */
+}
+
+static int64_t bits_differ(const double *a, const double *b, int64_t n, int64_t *first) {
+  int64_t diff = 0;
+  *first = -1;
+  for (int64_t i = 0; i < n; i++)
+    if (memcmp(&a[i], &b[i], sizeof(double)) != 0) {
+      if (*first < 0) *first = i;
+      diff++;
+    }
+  return diff;
+}
+
+CTEST(test_kernel_single_draw_loop_keeps_the_bits) {
+  const int64_t kmax = 3601;
+  double *xa = malloc((size_t)kmax * sizeof(double)),
+         *wa = malloc((size_t)kmax * sizeof(double));
+  double *xb = malloc((size_t)kmax * sizeof(double)),
+         *wb = malloc((size_t)kmax * sizeof(double));
+  if (!xa || !wa || !xb || !wb) {
+    CHECK(0, "malloc");
+    goto done;
+  }
+  single_values(xa, wa, kmax, 5);
+  single_values(xb, wb, kmax, 6);
+  const int64_t ks[][2] = {{1, 2}, {63, 64}, {65, 3601}, {2, 1}, {64, 65}, {3601, 63}};
+  const int64_t counts[] = {1, 2, 3, 1023, 1024, 1025, 2049, 3001};
+  int64_t compared = 0, paired_groups = 0;
+  for (size_t a = 0; a < sizeof(ks) / sizeof(ks[0]); a++)
+    for (int pairs = 0; pairs < 2; pairs++)
+      for (size_t c = 0; c < sizeof(counts) / sizeof(counts[0]); c++)
+        for (uint64_t seed = 0; seed < 6; seed++) {
+          const double *x[2] = {xa, xb}, *w[2] = {wa, wb};
+          const int64_t n = counts[c];
+          mjob fast, slow;
+          memset(&slow, 0, sizeof(slow));
+          const uint64_t sd = seed * UINT64_C(0x9e3779b97f4a7c15) + a;
+          if (!mjob_make(&fast, 2, x, w, ks[a], pairs, n, 1, sd) ||
+              !mjob_make(&slow, 2, x, w, ks[a], pairs, n, 1, sd)) {
+            CHECK(0, "building the jobs failed");
+            mjob_free(&fast);
+            mjob_free(&slow);
+            continue;
+          }
+          /* a sentinel in every slot: a replicate left unwritten shows */
+          memset(fast.job.out, 0xa5, (size_t)(2 * n) * sizeof(double));
+          const int64_t nb = kernel_means_n_blocks(&fast.job);
+          for (int64_t bl = nb - 1; bl >= 0; bl--) kernel_means_block(&fast.job, bl);
+          for (int64_t bl = 0; bl < nb; bl++) kernel_means_block_generic(&slow.job, bl);
+          double *want = malloc((size_t)n * sizeof(double));
+          for (int g = 0; g < 2 && want; g++) {
+            paired_groups += fast.grp[g].k2 > 0;
+            ref_means(&fast.job, &fast.g[g], g, want);
+            const double *got = fast.job.out + g * n, *gen = slow.job.out + g * n;
+            int64_t first;
+            const int64_t d1 = bits_differ(got, gen, n, &first);
+            CHECK(
+                d1 == 0,
+                "k = %lld, %s, n_means %lld, seed %llu, group %d: %lld means differ from the "
+                "general loop's (first %lld: %.17g vs %.17g)",
+                (long long)ks[a][g], pairs ? "no pairs" : "pairs as the API", (long long)n,
+                (unsigned long long)seed, g, (long long)d1, (long long)first,
+                first >= 0 ? got[first] : 0.0, first >= 0 ? gen[first] : 0.0);
+            const int64_t d2 = bits_differ(got, want, n, &first);
+            CHECK(
+                d2 == 0,
+                "k = %lld, %s, n_means %lld, seed %llu, group %d: %lld means differ from the "
+                "re-derived streams (first %lld: %.17g vs %.17g)",
+                (long long)ks[a][g], pairs ? "no pairs" : "pairs as the API", (long long)n,
+                (unsigned long long)seed, g, (long long)d2, (long long)first,
+                first >= 0 ? got[first] : 0.0, first >= 0 ? want[first] : 0.0);
+            compared += n;
+          }
+          free(want);
+          mjob_free(&fast);
+          mjob_free(&slow);
+        }
+  CHECK(compared > 1000000 && paired_groups > 100, "compared %lld means (%lld paired groups)",
+        (long long)compared, (long long)paired_groups);
+done:
+  free(xa);
+  free(wa);
+  free(xb);
+  free(wb);
+}
+
+/* A mean of one draw is the value drawn, to the bit, except -0.0, which
+ * the general loop (0.0L + v) has always returned as +0.0; and the first
+ * replicates of a fixed seed stay what they were before the loop for
+ * sample_size 1 existed (pinned from the general loop). */
+CTEST(test_kernel_single_draw_values_pinned) {
+  const double specials[] = {-0.0, 5e-324, -DBL_MAX, 1e308, 0.1};
+  for (size_t v = 0; v < sizeof(specials) / sizeof(specials[0]); v++)
+    for (int pairs = 0; pairs < 2; pairs++) {
+      const double x[2] = {specials[v], specials[v]}, w[2] = {1, 3};
+      const double *xs[1] = {x}, *ws[1] = {w};
+      const int64_t k = 2;
+      mjob m;
+      if (!mjob_make(&m, 1, xs, ws, &k, pairs, 1025, 1, 3)) {
+        CHECK(0, "building the job failed");
+        mjob_free(&m);
+        continue;
+      }
+      run_all(&m.job);
+      const double want = specials[v] == 0.0 ? 0.0 : specials[v]; /* +0.0 for -0.0 */
+      int64_t off = 0;
+      for (int i = 0; i < 1025; i++) off += memcmp(&m.job.out[i], &want, sizeof(double)) != 0;
+      CHECK(off == 0, "value %.17g, %s: %lld of 1025 means are not %.17g (first %.17g)",
+            specials[v], pairs ? "no pairs" : "pairs", (long long)off, want, m.job.out[0]);
+      mjob_free(&m);
+    }
+
+  double x[8], w[8];
+  for (int i = 0; i < 8; i++) {
+    x[i] = 0.125 * i - 0.5;
+    w[i] = 1 + i;
+  }
+  const double pinned[9] = {0.375, 0.25, 0.375, 0.375, -0.375, 0.375, 0.375, 0.375, -0.25};
+  for (int pairs = 0; pairs < 2; pairs++) {
+    const double *xs[1] = {x}, *ws[1] = {w};
+    const int64_t k = 8;
+    mjob m;
+    if (!mjob_make(&m, 1, xs, ws, &k, pairs, 9, 1, 2026)) {
+      CHECK(0, "building the job failed");
+      mjob_free(&m);
+      continue;
+    }
+    CHECK((m.grp[0].k2 > 0) == (pairs == KGROUP_AS_API), "pair table as asked");
+    run_all(&m.job);
+    for (int i = 0; i < 9; i++)
+      CHECK(m.job.out[i] == pinned[i], "%s: replicate %d is %.17g, pinned %.17g",
+            pairs ? "no pairs" : "pairs", i + 1, m.job.out[i], pinned[i]);
+    mjob_free(&m);
+  }
+}

@@ -111,7 +111,7 @@ static int prun_make(prun *p, const pjob *m, int shared, int hook, int64_t hook_
   /* the mapping's layout as the package makes it (src/pool.c) */
   pool_job_head layout;
   const size_t bytes =
-      pool_job_layout(&layout, at, nb, (size_t)(2 * m->job.n_means) * sizeof(double), 1);
+      pool_job_layout(&layout, at, nb, 2, (size_t)(2 * m->job.n_means) * sizeof(double), 1);
   if (pool_run_map(&p->run, bytes, shared, "/tmp") != 0) return 0;
   char *base = (char *)p->run.map;
   pool_job_head *h = p->run.head;
@@ -143,6 +143,8 @@ static int prun_make(prun *p, const pjob *m, int shared, int hook, int64_t hook_
   h->marks = layout.marks;
   h->out = layout.out;
   h->partials = layout.partials;
+  h->group_done = layout.group_done;
+  h->stats = layout.stats;
   p->off_out = layout.out;
   p->run.self_work = hook == POOL_HOOK_NONE;
   return pool_job_bind(base, p->groups, &p->means, &p->table, &p->draws) == 0;

@@ -10,8 +10,9 @@
  *    1e-9 of the largest probability, zero weights get exactly zero, and
  *    draws (random words and column edges) stay in range, off zero weights;
  *  - the kernel, with the pair table when src/api.c would build one and
- *    without it, gives finite means within [min, max] of the drawable values,
- *    and raw draws in 1..k on positive weights.
+ *    without it, gives finite means within [min, max] of the drawable values
+ *    (for sample_size 1, the bits of its general loop), and raw draws in
+ *    1..k on positive weights.
  * A failed check prints the case and aborts, which libFuzzer records as a
  * crash. The same function is linked into tests/ctest, which replays every
  * file in tests/ctest/fuzz-regressions/.
@@ -193,6 +194,19 @@ static void check_kernel(const double *x, const double *w, int64_t k, int64_t ss
       FUZZ_CHECK(0, "%s path: mean %lld is %.17g, outside [%.17g, %.17g]",
                  g.grp.k2 ? "pair" : "single", (long long)i, out[i], lo, hi);
     }
+  }
+  if (ss == 1) { /* the loop of its own for one draw: the general loop's bits */
+    double *gen = malloc((size_t)n_means * sizeof(double));
+    FUZZ_CHECK(gen != NULL, "malloc");
+    job.out = gen;
+    for (int64_t b = 0; b < nb; b++) kernel_means_block_generic(&job, b);
+    if (memcmp(out, gen, (size_t)n_means * sizeof(double)) != 0) {
+      describe(w, x, k, ss, n_means);
+      FUZZ_CHECK(0, "%s path: sample_size 1 differs from the general loop",
+                 g.grp.k2 ? "pair" : "single");
+    }
+    job.out = out;
+    free(gen);
   }
   free(out);
 

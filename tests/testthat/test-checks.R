@@ -372,9 +372,10 @@ test_that("after bad inputs and failures on the parallel path no child, fd or co
   local_no_children()
   withr::local_options(list(bootscale.min_parallel_draws = 0, bootscale.force_fork = TRUE))
   pool_start(2) # its descriptors are the pool's, before and after
+  d <- data.frame(v = 1:40, w = rep(c(1, 0, 2), length.out = 40), g = rep(1:4, 10))
+  bootstrap_mean(d, v, w, .by = g, n_means = 5000, workers = 2) # makes the pool's cache
   fds <- open_fds()
   connections <- nrow(showConnections(all = TRUE))
-  d <- data.frame(v = 1:40, w = rep(c(1, 0, 2), length.out = 40), g = rep(1:4, 10))
   expect_bad_inputs({
     bad_weights ~ bootstrap_means(1:10, c(1:9, NA), n_means = 5000, workers = 2)
     bad_weights ~ bootstrap_mean(d, v, w * (g != 2), .by = g, n_means = 5000, workers = 2)
@@ -397,7 +398,7 @@ test_that("after bad inputs and failures on the parallel path no child, fd or co
                  class = "bootscale_error_worker")
   })
   expect_identical(pool_status()$state, "stopped")
-  expect_identical(open_fds(), fds - 2L) # the pool's two sockets are closed
+  expect_identical(open_fds(), fds - 3L) # the pool's two sockets and its cache are closed
   # The pool still works, and agrees with one worker.
   strip <- function(x) `attr<-`(x, "processes", NULL)
   expect_identical(strip(bootstrap_means(1:10, n_means = 5000, workers = 2, seed = 1)),

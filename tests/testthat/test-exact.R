@@ -241,6 +241,74 @@ test_that("exact replicates are identical for workers = 1, 2, 3 and follow the s
   expect_identical(s1$n_means, rep(0L, nrow(s1)))
 })
 
+test_that("exact replicates keep their values to the bit (pinned before the engine's loop for sample_size = 1)", { # nolint: line_length_linter.
+  # printed with 17 significant digits by the engine's general loop: replicates
+  # 1, 2, 3, n - 1 and n, and sum(i * m[i]) over all of them
+  sig <- function(m) {
+    sprintf("%.17g", c(m[c(1, 2, 3, length(m) - 1, length(m))], sum(m * seq_along(m))))
+  }
+  for (w in 1:2) {
+    m <- suppressWarnings(bootstrap_means(0:40, dpois(0:40, 12), n_means = 2051, seed = 9,
+                                          method = "exact", workers = w))
+    expect_identical(sig(m), c("12", "11.85", "11.199999999999999", "11.869999999999999",
+                               "11.94", "25249030.960000001"))
+    b <- suppressWarnings(bootstrap_mean(yearly_example(), BytesLog2, Files, .by = Year,
+                                         n_means = 1501, keep_samples = TRUE, seed = 5,
+                                         workers = w, method = "exact"))
+    expect_identical(lengths(b$samples), rep(1501L, 11))
+    expect_identical(sig(b$samples[[1]]),
+                     c("10.41", "10.34", "10.640000000000001", "10.130000000000001",
+                       "10.119999999999999", "11671278.560000001"))
+    expect_identical(sig(b$samples[[11]]),
+                     c("11.199999999999999", "11.41", "11.73", "11.4", "11.640000000000001",
+                       "12911867.970000001"))
+    expect_identical(sig(unlist(b$samples))[6], "1634542050.46")
+  }
+})
+
+test_that("keep_samples hands over each group's replicates as the engine's vector has them", {
+  skip_if_no_fork()
+  local_no_children()
+  withr::local_options(list(bootscale.min_parallel_draws = 0, bootscale.force_fork = TRUE))
+  y <- yearly_example()
+  lats <- lapply(split(y, y$Year), function(g) {
+    bootscale:::exact_lattice(g$BytesLog2, g$Files, NULL, arg = "value")
+  })
+  dists <- lapply(lats, bootscale:::exact_compute, sample_size = 100)
+  for (w in 1:2) {
+    # the whole vector, split by hand: the way before the summary finish
+    whole <- bootscale:::run_means(unname(lapply(dists, `[[`, "value")),
+                                   unname(lapply(dists, `[[`, "prob")), 2500, 1, w, 17)
+    b <- suppressWarnings(bootstrap_mean(y, BytesLog2, Files, .by = Year, n_means = 2500,
+                                         keep_samples = TRUE, seed = 17, workers = w,
+                                         method = "exact"))
+    expect_identical(attr(b, "processes"), w)
+    expect_identical(b$samples, unname(split(c(whole), rep(seq_along(dists), each = 2500))))
+  }
+})
+
+test_that("the peak memory of exact replicates with keep_samples is at most 1.1 times them", {
+  skip_if_no_fork()
+  skip_on_os(c("mac", "windows", "solaris"))
+  skip_on_valgrind()
+  local_no_children()
+  withr::local_options(list(bootscale.min_parallel_draws = 0, bootscale.force_fork = TRUE))
+  d <- data.frame(g = rep(1:2, each = 5), v = 1:10)
+  call <- function(n, w) {
+    bootstrap_mean(d, v, .by = g, n_means = n, workers = w, seed = 1, keep_samples = TRUE,
+                   method = "exact")
+  }
+  bytes <- 2 * 2e6 * 8 / 2^20 # MB of the replicates
+  for (w in 1:2) {
+    call(10, w) # code loaded and the pool started before the measure
+    gc()
+    m <- memit(call(2e6, w))
+    expect_identical(attr(attr(m, "value"), "processes"), w)
+    expect_identical(lengths(attr(m, "value")$samples), c(2e6L, 2e6L))
+    expect_lte(m$increment, 1.1 * bytes)
+  }
+})
+
 test_that("the engine draws from thousands of support points with sample_size = 1", {
   # 20 001 points: no pair table; each replicate is one draw of a support value
   d <- exact_distribution(c(0, 200), c(1, 3), sample_size = 100)

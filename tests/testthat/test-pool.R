@@ -87,7 +87,8 @@ test_that("a job's results and summary exist only once it is complete", {
   expect_error(.Call(bootscale:::C_bs_job_summarise, job, 1, c(0.025, 0.975)), "no complete means")
   expect_error(.Call(bootscale:::C_bs_job_result, job), "not complete")
   n_units <- .Call(bootscale:::C_bs_job_info, job)$n_units
-  expect_null(.Call(bootscale:::C_bs_job_start, job, 0, 0, n_units, NULL, tempdir()))
+  expect_null(.Call(bootscale:::C_bs_job_start, job, 0, 0, n_units, NULL, tempdir(), "slice",
+                    NULL))
   expect_error(.Call(bootscale:::C_bs_job_result, job), "not complete")
   repeat if (.Call(bootscale:::C_bs_job_step, job, 20, 100)$state == "done") break
   stats <- .Call(bootscale:::C_bs_job_summarise, job, 1, c(0.025, 0.975))
@@ -234,11 +235,16 @@ test_that("200 parallel calls leave fds, mappings and children unchanged", {
   skip_if_no_fork()
   skip_on_os(c("mac", "windows", "solaris"))
   local_parallel()
-  for (i in 1:5) bootstrap_means(1:10, n_means = 2000, workers = 2, seed = i)
+  d <- data.frame(g = rep(1:2, each = 5), v = 1:10)
+  # the pool's cached mapping is made by the first call that uses it
+  for (i in 1:5) {
+    bootstrap_means(1:10, n_means = 2000, workers = 2, seed = i)
+    bootstrap_mean(d, v, .by = g, n_means = 1000, workers = 2, seed = i)
+  }
+  gc()
   fds <- open_fds()
   maps <- n_mappings()
   pool <- pool_status()
-  d <- data.frame(g = rep(1:2, each = 5), v = 1:10)
   for (i in 1:200) {
     if (i %% 2) {
       bootstrap_means(1:10, n_means = 2000, workers = 2, seed = i)
@@ -246,6 +252,7 @@ test_that("200 parallel calls leave fds, mappings and children unchanged", {
       bootstrap_mean(d, v, .by = g, n_means = 1000, workers = 2, seed = i)
     }
   }
+  gc() # results of 1 MB and more are mappings of their own until collected
   expect_identical(open_fds(), fds)
   expect_identical(n_mappings(), maps)
   expect_setequal(child_pids(), pool$helper) # the workers are the helper's children
@@ -626,10 +633,12 @@ test_that("a mapping that cannot be made is a classed error with the call and er
   # the size check is passed by, so that mmap() itself meets the limit
   code <- paste(
     "library(bootscale)",
-    "job <- .Call(bootscale:::C_bs_means_job, list(c(1, 2)), list(c(1, 1)), 4e8, 1, 1)",
-    "n <- bootscale:::job_n_blocks(job)",
-    "e <- tryCatch(bootscale:::run_blocks(job, 1L, 0, n), error = function(e) e)",
-    "cat(class(e)[1], e$syscall, e$errno, conditionMessage(e), sep = '|')", sep = "; ")
+    "e <- tryCatch({",
+    "  job <- .Call(bootscale:::C_bs_means_job, list(c(1, 2)), list(c(1, 1)), 4e8, 1, 1)",
+    "  job <- bootscale:::checked_job(job)",
+    "  bootscale:::run_blocks(job, 1L, 0, bootscale:::job_n_blocks(job))",
+    "}, error = function(e) e)",
+    "cat(class(e)[1], e$syscall, e$errno, conditionMessage(e), sep = '|')", sep = "\n")
   out <- processx::run("sh", c("-c", paste("ulimit -v 3000000;",
     shQuote(file.path(R.home("bin"), "Rscript")), "-e", shQuote(code))), error_on_status = FALSE)
   parts <- strsplit(out$stdout, "|", fixed = TRUE)[[1]]
@@ -709,4 +718,92 @@ test_that("the engine's constants are read from C, and hook actions are named th
   withr::local_options(list(bootscale.test_hook = list(action = "explode", block = 1)))
   expect_error(bootstrap_means(1:10, n_means = 20000, workers = 2, seed = 1), "bad test hook")
   .Call(bootscale:::C_bs_job_release, job)
+})
+
+test_that("summaries made during a run equal those of the means, for any workers", {
+  skip_if_no_fork()
+  local_parallel()
+  values <- list(c(1, 2, 5), as.double(1:70), c(-3, 0.5))
+  weights <- list(c(1, 2, 3), as.double(70:1), c(2, 1))
+  probs <- c(0.025, 0.975)
+  means <- bootscale:::run_means(values, weights, 5000, 13, 1L, seed = 2)
+  for (w in c(1L, 2L, 3L)) {
+    s <- suppressWarnings(bootscale:::run_means(values, weights, 5000, 13, w, seed = 2,
+                                                finish = "summary", probs = probs))
+    expect_identical(attr(s, "processes"), w)
+    expect_null(s$samples)
+    # the C summary of the means, and R's own mean, sd and type-7 quantiles
+    expect_identical(s$stats, .Call(bootscale:::C_bs_summarise_means, same(means), 3, probs))
+    for (g in 1:3) {
+      m <- means[(g - 1) * 5000 + 1:5000]
+      expect_equal(s$stats[, g], c(mean(m), sd(m), quantile(m, probs, names = FALSE)),
+                   tolerance = 1e-13)
+    }
+    k <- suppressWarnings(bootscale:::run_means(values, weights, 5000, 13, w, seed = 2,
+                                                finish = "summary", probs = probs,
+                                                keep_samples = TRUE))
+    expect_identical(k$stats, s$stats)
+    expect_identical(unlist(k$samples), same(means))
+  }
+})
+
+test_that("the pool keeps one mapping between summarising calls, and pool_stop() frees it", {
+  skip_if_no_fork()
+  skip_on_os(c("mac", "windows", "solaris"))
+  local_parallel()
+  pool_stop()
+  pool_start(2)
+  expect_identical(pool_status()$cache, 0)
+  d <- data.frame(g = rep(1:3, each = 4), v = c(1:4, 11:14, 21:24))
+  a <- bootstrap_mean(d, v, .by = g, n_means = 20000, workers = 2, seed = 5)
+  cache <- pool_status()$cache
+  expect_gt(cache, 3 * 20000 * 8) # the means of the three groups fit
+  expect_lte(cache, 64 * 2^20)
+  maps <- n_mappings()
+  b <- bootstrap_mean(d, v, .by = g, n_means = 20000, workers = 2, seed = 5)
+  expect_identical(pool_status()$cache, cache) # reused, not remade
+  expect_identical(n_mappings(), maps)
+  expect_identical(same(b), same(a))
+  # a smaller job on the same mapping, then the first again: the same bits
+  small <- bootstrap_mean(d, v, .by = g, n_means = 3000, workers = 2, seed = 6)
+  expect_identical(same(bootstrap_mean(d, v, .by = g, n_means = 20000, workers = 2, seed = 5)),
+                   same(a))
+  expect_identical(same(small),
+                   same(bootstrap_mean(d, v, .by = g, n_means = 3000, workers = 1, seed = 6)))
+  pool_stop()
+  expect_identical(pool_status()$cache, 0)
+  expect_lt(n_mappings(), maps)
+})
+
+test_that("a large result of the pool is its run's mapping, copy-on-write in forked children", {
+  skip_if_no_fork()
+  skip_on_os(c("mac", "windows", "solaris"))
+  local_parallel()
+  n <- 3e5 # 2.4 MB of means: over the 1 MiB from which results are not copied
+  job_maps <- function() sum(grepl("bootscale-job", readLines("/proc/self/maps"), fixed = TRUE))
+  serial <- same(bootstrap_means(c(1, 2, 5), c(1, 2, 3), n_means = n, seed = 8, workers = 1))
+  gc()
+  maps <- job_maps()
+  x <- bootstrap_means(c(1, 2, 5), c(1, 2, 3), n_means = n, seed = 8, workers = 2)
+  expect_identical(attr(x, "processes"), 2L)
+  expect_identical(job_maps(), maps + 1L) # the vector is a mapping of its own
+  attr(x, "processes") <- NULL
+  expect_identical(x, serial)
+  # private (copy-on-write, "p"), not shared ("s"): a forked child of R
+  # that writes into it in place cannot change it here, nor the workers
+  maps_now <- readLines("/proc/self/maps")
+  perms <- vapply(strsplit(maps_now[grepl("bootscale-job", maps_now, fixed = TRUE)], " "),
+                  `[`, "", 2)
+  expect_identical(perms, "rw-p")
+  x[2] <- -2 # this process may write into it
+  expect_identical(x[2], -2)
+  expect_identical(x[-2], serial[-2])
+  # draws too (integers)
+  ws <- wsample(1:5, 5e5, prob = 1:5, seed = 9, workers = 2)
+  expect_identical(attr(ws, "processes"), 2L)
+  expect_identical(same(ws), same(wsample(1:5, 5e5, prob = 1:5, seed = 9, workers = 1)))
+  expect_identical(job_maps(), maps + 2L)
+  rm(x, ws)
+  gc()
+  expect_identical(job_maps(), maps) # released with the vectors
 })
