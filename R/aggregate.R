@@ -95,8 +95,14 @@ key_ranks <- function(k) {
     k <- lv
   }
   if (is.integer(k) && length(k)) {
-    lo <- suppressWarnings(min(k, na.rm = TRUE))
-    hi <- suppressWarnings(max(k, na.rm = TRUE))
+    if (anyNA(k)) {
+      # all NA: no value, Inf and a warning; the general way below
+      lo <- suppressWarnings(min(k, na.rm = TRUE))
+      hi <- suppressWarnings(max(k, na.rm = TRUE))
+    } else {
+      lo <- min(k)
+      hi <- max(k)
+    }
     if (is.finite(lo) && lo > -.Machine$integer.max && as.double(hi) - lo < 2^24) {
       slot <- k - (lo - 1L)
       nbins <- hi - lo + 1L
@@ -115,6 +121,8 @@ key_ranks <- function(k) {
 group_ids <- function(keys) {
   n_rows <- length(keys[[1]])
   ranks <- lapply(keys, key_ranks)
+  # one key: its dense ranks are the ids
+  if (length(ranks) == 1L) return(dense_groups(ranks[[1]]$rank))
   mult <- prod(vapply(ranks, function(r) as.double(r$n), numeric(1)))
   if (mult <= 2^27) {
     # Few enough combinations for a table: integer codes, the codes present
@@ -155,8 +163,12 @@ group_ids <- function(keys) {
 # The group ids 1..n with the first row of each group (assigning in reverse
 # order, so that the first row wins: no hashing of the ids).
 dense_groups <- function(id) {
-  n <- if (length(id)) max(id) else 0L
+  n_rows <- length(id)
+  n <- if (n_rows) max(id) else 0L
   first <- integer(n)
-  first[rev(id)] <- rev(seq_along(id))
+  if (n_rows) {
+    back <- n_rows:1 # rev(), without its dispatch
+    first[id[back]] <- back
+  }
   list(id = id, first = first, n = n)
 }

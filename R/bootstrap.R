@@ -222,7 +222,7 @@ bootstrap_mean <- function(.data, value, weight = NULL, .by = NULL, n_means = 10
   x <- eval_column(.data, value_quo, "value")
   w <- if (rlang::quo_is_null(weight_quo)) NULL else eval_column(.data, weight_quo, "weight")
   x <- check_values(x, arg = "value")
-  if (length(x) != nrow(.data)) {
+  if (length(x) != .row_names_info(.data, 2L)) { # nrow(), without dim()'s dispatch
     abort_bs(
       c("{.arg value} must have one value per row of {.arg .data} ({nrow(.data)}).",
         "x" = "It has {length(x)}."),
@@ -231,17 +231,13 @@ bootstrap_mean <- function(.data, value, weight = NULL, .by = NULL, n_means = 10
   }
   w <- check_weights(w, length(x), arg = "weight")
 
-  if (length(by)) {
-    g <- group_ids(as.list(.data)[by])
-    keys <- tibble::as_tibble(lapply(as.list(.data)[by], function(k) k[g$first]))
-    rows <- split(seq_along(x), factor(g$id, levels = seq_len(g$n)))
-  } else {
-    keys <- tibble::tibble(.rows = 1L)
-    rows <- list(seq_along(x))
-  }
-  values <- lapply(rows, function(r) x[r])
-  weights <- lapply(rows, function(r) w[r])
-  empty <- which(vapply(weights, function(v) !any(v > 0), logical(1)))
+  groups <- row_groups(.data, by)
+  keys <- groups$keys
+  n_groups <- groups$n
+  values <- split_by_group(x, groups)
+  weights <- split_by_group(w, groups)
+  # groups whose weights are all zero (the whole has a positive one)
+  empty <- if (n_groups > 1L) which(tabulate(groups$id[w > 0], n_groups) == 0L)
   if (length(empty)) {
     abort_bs(
       c("Every group must have at least one positive {.arg weight}.",
@@ -249,10 +245,10 @@ bootstrap_mean <- function(.data, value, weight = NULL, .by = NULL, n_means = 10
       "bad_weights"
     )
   }
-  n_groups <- length(rows)
   alpha <- (1 - conf_level) / 2
   if (method == "exact") {
-    return(exact_mean_groups(keys, unname(values), unname(weights), unname(rows), n_means,
+    rows <- split_by_group(seq_along(x), groups)
+    return(exact_mean_groups(keys, values, weights, rows, n_means,
                              sample_size, c(alpha, 1 - alpha), keep_samples, workers, seed,
                              lattice))
   }
@@ -260,7 +256,7 @@ bootstrap_mean <- function(.data, value, weight = NULL, .by = NULL, n_means = 10
                     extra = partial_bytes(n_groups * n_means, sample_size))
   seed <- check_seed(seed)
   # mean, sd and the percentile interval per group, in C (see finish_means())
-  done <- run_means(unname(values), unname(weights), n_means, sample_size, workers, seed,
+  done <- run_means(values, weights, n_means, sample_size, workers, seed,
                     finish = "summary", probs = c(alpha, 1 - alpha),
                     keep_samples = keep_samples, backend = backend)
   stats <- done$stats
@@ -272,7 +268,8 @@ bootstrap_mean <- function(.data, value, weight = NULL, .by = NULL, n_means = 10
   with_backend_attrs(out, done)
 }
 
-# bootstrap_mean()'s result, for either method: the group keys, the columns
+# bootstrap_mean()'s result, for either method: the group keys (a named
+# list of key columns, as row_groups() gives them), the columns
 # of result_columns() from a 4 x groups matrix of estimate, std.error,
 # conf.low and conf.high, and the attributes that say how it was made.
 bootstrap_table <- function(keys, stats, mc_error, n_means, samples, seed, method, processes) {
@@ -286,11 +283,18 @@ bootstrap_table <- function(keys, stats, mc_error, n_means, samples, seed, metho
     n_means = rep(as.integer(n_means), n_groups)
   ))
   if (!is.null(samples)) out$samples <- samples
-  out <- tibble::new_tibble(out, nrow = n_groups, class = "bootscale_bootstrap")
-  attr(out, "seed") <- seed
-  attr(out, "rng") <- bs_const("rng")
-  attr(out, "method") <- method
-  attr(out, "processes") <- processes
+  # What tibble::new_tibble(out, nrow = n_groups, class =
+  # "bootscale_bootstrap") makes, without its checks (the columns are built
+  # here, n_groups long, uniquely named), a sizeable share of a tiny call.
+  attributes(out) <- list(
+    class = c("bootscale_bootstrap", "tbl_df", "tbl", "data.frame"),
+    row.names = .set_row_names(n_groups),
+    names = names(out),
+    seed = seed,
+    rng = bs_const("rng"),
+    method = method,
+    processes = processes
+  )
   out
 }
 
@@ -303,7 +307,7 @@ result_columns <- function(keep_samples = FALSE) {
 # A group column named like a result column would be overwritten: refused,
 # as dplyr's group_modify() refuses results that hold a grouping column.
 check_group_names <- function(by, columns, call = rlang::caller_env()) {
-  clash <- intersect(by, columns)
+  clash <- by[by %in% columns] # intersect(), for names already unique
   if (length(clash)) {
     abort_bs(
       c("Grouping columns must not be named like the result's columns ({.field {columns}}).",
@@ -315,13 +319,43 @@ check_group_names <- function(by, columns, call = rlang::caller_env()) {
   invisible(by)
 }
 
+# The groups of bootstrap_mean(), in the order of group_ids() (sorted by
+# the keys, NA last): `keys` the key columns (a named list, one element per
+# group; empty for one group of all rows), `id` each row's group, `n` the
+# number of groups, and `splitter` the ids as a factor, which split() takes
+# as it is (neither factor() nor hashing on every call).
+row_groups <- function(data, by) {
+  if (!length(by)) return(list(keys = list(), id = NULL, n = 1L, splitter = NULL))
+  cols <- .subset(data, by)
+  g <- group_ids(cols)
+  keys <- lapply(cols, function(k) k[g$first])
+  splitter <- g$id
+  attr(splitter, "levels") <- as.character(seq_len(g$n))
+  class(splitter) <- "factor"
+  list(keys = keys, id = g$id, n = g$n, splitter = splitter)
+}
+
+# A plain vector with one element per row as one vector per group of
+# row_groups() (unnamed, rows in their order).
+split_by_group <- function(x, groups) {
+  if (is.null(groups$splitter)) return(list(x))
+  out <- split.default(x, groups$splitter)
+  names(out) <- NULL
+  out
+}
+
+# "Year = 2012, Site = b" for group i of the keys (a list of key columns or
+# a data frame).
 format_key <- function(keys, i) {
-  if (!ncol(keys)) return("all rows")
+  if (!length(keys)) return("all rows")
   paste(names(keys), vapply(keys, function(k) format(k[i]), character(1)), sep = " = ",
         collapse = ", ")
 }
 
 eval_column <- function(data, quo, arg, call = rlang::caller_env()) {
+  # a bare column name is the column itself: no data mask to build
+  column <- column_named(data, rlang::quo_get_expr(quo))
+  if (!is.null(column)) return(.subset2(data, column))
   tryCatch(
     rlang::eval_tidy(quo, data = data),
     error = function(e) {
@@ -347,18 +381,38 @@ resolve_by <- function(data, by_quo, call = rlang::caller_env()) {
     abort_bs("Give {.arg .by} or group the data with {.fn dplyr::group_by}, not both.",
              "bad_by", call = call)
   }
-  mask <- stats::setNames(as.list(names(data)), names(data))
-  by <- tryCatch(
-    rlang::eval_tidy(by_quo, data = mask),
-    error = function(e) {
-      abort_bs("{.arg .by} must name columns of {.arg .data}.",
-               "missing_column", call = call, parent = e)
-    }
-  )
+  # a bare column name or strings are what the mask of eval_by() would
+  # give back: no mask to build
+  by <- rlang::quo_get_expr(by_quo)
+  column <- column_named(data, by)
+  if (!is.null(column)) return(check_group_columns(data, column, call = call))
+  if (!is.character(by)) by <- eval_by(data, by_quo, call)
   if (!is.character(by) || !length(by) || anyNA(by)) {
     abort_bs(c("{.arg .by} must name at least one column of {.arg .data}.",
                "x" = "It is {describe(by)}."), "missing_column", call = call)
   }
   by <- check_columns(data, unique(by), ".by", call = call)
   check_group_columns(data, by, call = call)
+}
+
+eval_by <- function(data, by_quo, call) {
+  mask <- stats::setNames(as.list(names(data)), names(data))
+  tryCatch(
+    rlang::eval_tidy(by_quo, data = mask),
+    error = function(e) {
+      abort_bs("{.arg .by} must name columns of {.arg .data}.",
+               "missing_column", call = call, parent = e)
+    }
+  )
+}
+
+# The name of the column that the expression `expr` is, when it is a bare
+# name that tidy evaluation would take from `data` (uniquely named: rlang
+# refuses duplicates, and .data and .env are its pronouns); else NULL.
+column_named <- function(data, expr) {
+  if (!is.symbol(expr)) return(NULL)
+  nm <- as.character(expr)
+  cols <- names(data)
+  if (!nm %in% cols || nm == ".data" || nm == ".env" || anyDuplicated(cols)) return(NULL)
+  nm
 }

@@ -183,7 +183,7 @@ check_columns <- function(data, cols, arg, call = rlang::caller_env()) {
 # data frames, matrices or raw bytes.
 check_group_columns <- function(data, cols, call = rlang::caller_env()) {
   for (col in cols) {
-    k <- data[[col]]
+    k <- .subset2(data, col) # data[[col]] without a tibble's `[[` method
     ensure(is.atomic(k) && !is.raw(k) && is.null(dim(k)) && !is.data.frame(k), k,
            "Grouping columns must be vectors (numbers, strings, logicals, factors or dates).",
            "bad_by", call, "Column {.field {col}} is {describe(k)}.")

@@ -236,7 +236,7 @@ exact_mean_groups <- function(keys, values, weights, rows, n_means, sample_size,
                               call = rlang::caller_env()) {
   n_groups <- length(values)
   # where: the group named in error messages, worked out only for one
-  where <- function(j) if (ncol(keys)) paste0(" (", format_key(keys, j), ")")
+  where <- function(j) if (length(keys)) paste0(" (", format_key(keys, j), ")")
   lats <- lapply(seq_len(n_groups), function(j) {
     exact_lattice(values[[j]], weights[[j]], lattice, arg = "value", where = where(j),
                   rows = rows[[j]], label = "Row", call = call)

@@ -38,6 +38,7 @@ main <- function() {
     one_core = bench_group_one_core,
     workers = bench_group_workers,
     profile = bench_group_profile,
+    tiny = bench_group_tiny,
     platform = bench_group_platform,
     checks = bench_group_checks
   )

@@ -78,7 +78,9 @@ test_that("grouping by a table over the key range equals grouping by sorting", {
     fac = factor(sample(c("z", "a", NA), n, TRUE), levels = c("z", "a")),
     dbl = sample(c(0.5, 2, NA), n, TRUE)
   )
-  for (by in list("small", c("small", "fac"), c("wide", "small"), c("fac", "dbl", "small"))) {
+  keys$none <- rep(NA_integer_, n)
+  for (by in list("small", "wide", "fac", "dbl", "none", c("small", "fac"), c("wide", "small"),
+                  c("fac", "dbl", "small"), c("none", "fac"))) {
     g <- bootscale:::group_ids(keys[by])
     expect_identical(g$id, reference(keys[by]))
     expect_identical(g$first, match(seq_len(g$n), g$id))

@@ -89,6 +89,97 @@ test_that(".by takes names, c() of names, strings; grouped data frames work", {
   expect_error(bootstrap_mean(g, v, .by = a, n_means = 10), class = "bootscale_error_bad_by")
 })
 
+test_that("rows reach their group; keys keep their types, sorted with NA last", {
+  d <- data.frame(
+    yr = c(2012L, 2010L, NA, 2012L, 2010L, 2011L, NA, 2011L, 2010L),
+    site = factor(c("b", "a", "b", "a", "b", "a", "a", "b", "b"), levels = c("b", "a", "z")),
+    day = as.Date("2020-01-01") + c(2, 0, 1, 2, 0, 1, 1, 2, 0),
+    v = c(3, 1, 7, 5, 2, 4, 9, 6, 8),
+    w = c(1, 2, 1, 3, 1, 2, 5, 1, 4)
+  )
+  # the weighted mean of the rows whose columns `by` match row i of `res`,
+  # NA matching NA: the exact method's estimate, computed independently
+  by_rows <- function(res, by) {
+    vapply(seq_len(nrow(res)), function(i) {
+      sel <- Reduce(`&`, lapply(by, function(nm) {
+        col <- d[[nm]]
+        key <- res[[nm]][i]
+        if (is.na(key)) is.na(col) else !is.na(col) & col == key
+      }))
+      sum(d$v[sel] * d$w[sel]) / sum(d$w[sel])
+    }, numeric(1))
+  }
+  r <- bootstrap_mean(d, v, w, .by = yr, method = "exact", sample_size = 3)
+  expect_identical(r$yr, c(2010L, 2011L, 2012L, NA))
+  expect_equal(r$estimate, by_rows(r, "yr"), tolerance = 1e-12)
+  r <- bootstrap_mean(d, v, w, .by = site, method = "exact", sample_size = 3)
+  # factor levels give the order, unused levels stay
+  expect_identical(r$site, factor(c("b", "a"), levels = c("b", "a", "z")))
+  expect_equal(r$estimate, by_rows(r, "site"), tolerance = 1e-12)
+  r <- bootstrap_mean(d, v, w, .by = c(site, yr), method = "exact", sample_size = 3)
+  expect_identical(r$site, factor(c("b", "b", "b", "b", "a", "a", "a", "a"),
+                                  levels = c("b", "a", "z")))
+  expect_identical(r$yr, c(2010L, 2011L, 2012L, NA, 2010L, 2011L, 2012L, NA))
+  expect_equal(r$estimate, by_rows(r, c("site", "yr")), tolerance = 1e-12)
+  r <- bootstrap_mean(d, v, w, .by = c(day, site), n_means = 200, keep_samples = TRUE, seed = 1)
+  expect_s3_class(r$day, "Date")
+  expect_identical(r$day, as.Date("2020-01-01") + c(0, 0, 1, 1, 2, 2))
+  # resampled means stay within their own group's values
+  for (i in seq_len(nrow(r))) {
+    vals <- d$v[d$day == r$day[i] & d$site == r$site[i]]
+    expect_true(all(r$samples[[i]] >= min(vals) & r$samples[[i]] <= max(vals)))
+  }
+  # a group with only zero weights is named, NA included
+  d$w[is.na(d$yr)] <- 0
+  expect_error(bootstrap_mean(d, v, w, .by = yr, n_means = 10), "Group 4 (yr = NA) has none",
+               fixed = TRUE, class = "bootscale_error_bad_weights")
+})
+
+test_that("columns as bare names, strings, variables or expressions give the same result", {
+  d <- data.frame(g = rep(c(2L, 1L, 3L), 4), v = 1:12, w = rep(1:2, 6))
+  run <- function(data, value, weight, .by) {
+    bootstrap_mean(data, {{ value }}, {{ weight }}, .by = {{ .by }}, n_means = 50, seed = 1)
+  }
+  ref <- bootstrap_mean(d, v, w, .by = g, n_means = 50, seed = 1)
+  expect_identical(ref$g, 1:3)
+  cols <- "g"
+  expect_identical(bootstrap_mean(d, v, w, .by = "g", n_means = 50, seed = 1), ref)
+  expect_identical(bootstrap_mean(d, v, w, .by = cols, n_means = 50, seed = 1), ref)
+  expect_identical(bootstrap_mean(d, v, w, .by = c(g), n_means = 50, seed = 1), ref)
+  expect_identical(bootstrap_mean(d, .data$v, .data$w, .by = g, n_means = 50, seed = 1), ref)
+  expect_identical(bootstrap_mean(d, (v), w * 1, .by = g, n_means = 50, seed = 1), ref)
+  expect_identical(run(d, v, w, g), ref)
+  # a column wins over a variable of the same name, as in tidy evaluation
+  g <- "v"
+  v <- rev(d$v)
+  expect_identical(bootstrap_mean(d, v, w, .by = g, n_means = 50, seed = 1), ref)
+  # rlang's pronouns and duplicated names are tidy evaluation's to refuse
+  dd <- data.frame(v = 1:3, v = 4:6, g = 1, check.names = FALSE)
+  expect_error(bootstrap_mean(dd, v), class = "bootscale_error_missing_column")
+  expect_error(bootstrap_mean(dd, g, .by = v), class = "bootscale_error_missing_column")
+  expect_error(bootstrap_mean(data.frame(.data = 1:3), .data), class = "bootscale_error_bad_values")
+  expect_error(bootstrap_mean(data.frame(.env = 1:3, v = 1), v, .by = .env),
+               class = "bootscale_error_missing_column")
+})
+
+test_that("the result is a well-formed tibble with its attributes", {
+  d <- data.frame(g = c("x", "y", "x"), v = c(1, 2, 4))
+  for (keep in c(FALSE, TRUE)) {
+    r <- bootstrap_mean(d, v, .by = g, n_means = 20, keep_samples = keep, seed = 3)
+    expect_identical(class(r), c("bootscale_bootstrap", "tbl_df", "tbl", "data.frame"))
+    expect_identical(.row_names_info(r), -2L) # compact, two rows
+    expect_identical(tibble::new_tibble(as.list(r), nrow = 2L, class = "bootscale_bootstrap"), r)
+    expect_no_error(tibble::validate_tibble(r))
+    expect_identical(attr(r, "seed"), 3)
+    expect_identical(attr(r, "method"), "resample")
+    expect_identical(attr(r, "processes"), 1L)
+    expect_identical(r[2, ]$g, "y")
+  }
+  r <- bootstrap_mean(d, v, n_means = 20, seed = 3)
+  expect_identical(.row_names_info(r), -1L)
+  expect_named(r, bootscale:::result_columns())
+})
+
 test_that("keep_samples returns the means, and the summary matches them", {
   d <- data.frame(g = rep(1:3, each = 5), v = rnorm(15))
   res <- bootstrap_mean(d, v, .by = g, n_means = 999, keep_samples = TRUE, conf_level = 0.9,
