@@ -138,8 +138,8 @@ static SEXP failure(const char *what, int err) {
 /* A job whose memory could not be had, as R gets it (a failure()). */
 static SEXP arena_failure(size_t bytes, int err) {
   char what[160];
-  snprintf(what, sizeof(what), "mmap() of %.0f bytes failed: %s", (double)bytes,
-           strerror(err));
+  snprintf(what, sizeof(what), "%s of %.0f bytes failed: %s", pool_arena_call(bytes),
+           (double)bytes, strerror(err));
   return failure(what, err);
 }
 

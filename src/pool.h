@@ -220,11 +220,14 @@ int pool_run_map(pool_run *r, size_t bytes, int shared, const char *tmpdir);
  * pool_arena_alloc, as large as a run's mapping): nothing is mapped or
  * unmapped for it. Returns 0. */
 int pool_run_borrow(pool_run *r, void *map, size_t bytes);
-/* Zeroed memory for a job's arena and its runs in this process: a private
- * anonymous mapping (huge pages hinted from 4 MiB), calloc() where there is
- * no mmap. NULL when it cannot be had. */
+/* Zeroed memory for a job's arena and its runs in this process: calloc()
+ * below 4 MiB (and where there is no mmap), else a private anonymous
+ * mapping with huge pages hinted. NULL when it cannot be had.
+ * pool_arena_free needs the same size. */
 void *pool_arena_alloc(size_t bytes);
 void pool_arena_free(void *p, size_t bytes);
+/* The call pool_arena_alloc makes for `bytes` ("calloc()", "mmap()"). */
+const char *pool_arena_call(size_t bytes);
 /* The same, shared, from the client's cache: reused when it is free and
  * large enough, else made and kept as the new cache when it is at most
  * POOL_CACHE_MAX bytes (else an ordinary shared mapping). */
