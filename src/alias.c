@@ -26,7 +26,16 @@ static uint64_t to_threshold(long double p) {
   return (uint64_t)s;
 }
 
+/* w_i / wmax * k / sum, the column's share of k: from q (w_i / wmax * k /
+ * sum stored once) when there is a scratch array, else recomputed. The
+ * operations and their order are the same either way, so are the bits. */
+#define SHARE(i) (q ? q[i] : (long double)w[i] / wmax * scale)
+
 alias_status alias_build(alias_table *t, const double *w, int32_t *work) {
+  return alias_build_q(t, w, work, NULL);
+}
+
+alias_status alias_build_q(alias_table *t, const double *w, int32_t *work, long double *q) {
   const int64_t k = t->k;
   if (k < 1 || k > ALIAS_MAX_K) return ALIAS_ERR_EMPTY;
 
@@ -44,7 +53,14 @@ alias_status alias_build(alias_table *t, const double *w, int32_t *work) {
 
   /* Rescale by the maximum so the sum cannot overflow (it is at most k). */
   long double sum = 0.0L;
-  for (int64_t i = 0; i < k; i++) sum += (long double)w[i] / wmax;
+  if (q) {
+    for (int64_t i = 0; i < k; i++) {
+      q[i] = (long double)w[i] / wmax;
+      sum += q[i];
+    }
+  } else {
+    for (int64_t i = 0; i < k; i++) sum += (long double)w[i] / wmax;
+  }
 
   /* p_i = w_i / wmax * k / sum is recomputed when needed rather than
    * stored. Vose's two worklists share one array: small from the front,
@@ -52,7 +68,8 @@ alias_status alias_build(alias_table *t, const double *w, int32_t *work) {
   const long double scale = (long double)k / sum;
   int64_t n_small = 0, n_large = 0;
   for (int64_t i = 0; i < k; i++) {
-    long double p = (long double)w[i] / wmax * scale;
+    long double p = q ? q[i] * scale : (long double)w[i] / wmax * scale;
+    if (q) q[i] = p;
     if (p < 1.0L)
       work[n_small++] = (int32_t)i;
     else
@@ -69,10 +86,10 @@ alias_status alias_build(alias_table *t, const double *w, int32_t *work) {
     if (large < 0) {
       large = work[k - l_top];
       l_top--;
-      large_p = (long double)w[large] / wmax * scale;
+      large_p = SHARE(large);
     }
     int32_t small = work[--s_top];
-    long double small_p = (long double)w[small] / wmax * scale;
+    long double small_p = SHARE(small);
     /* A former donor that fell below one has its residual in threshold. */
     if (t->alias[small] == -2) {
       small_p = (long double)t->threshold[small] / TWO64;

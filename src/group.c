@@ -22,27 +22,30 @@ int group_build(kernel_cell *cells, const double *x, const double *w, int64_t k,
   tabs->mem_single = malloc(alias_table_bytes(keep ? k : kmax));
   if (keep && paired) tabs->mem_pair = malloc(alias_table_bytes(k2));
   int32_t *work = (int32_t *)malloc((size_t)kmax * sizeof(int32_t));
+  long double *q = (long double *)malloc((size_t)kmax * sizeof(long double));
   double *w2 = paired ? (double *)malloc((size_t)k2 * 2 * sizeof(double)) : NULL;
   int rc = -1;
   *status = ALIAS_OK;
-  if (!tabs->mem_single || (keep && paired && !tabs->mem_pair) || !work || (paired && !w2))
+  if (!tabs->mem_single || (keep && paired && !tabs->mem_pair) || !work || !q ||
+      (paired && !w2))
     goto out;
   rc = 1;
   alias_init(&tabs->single, k, tabs->mem_single);
-  *status = alias_build(&tabs->single, w, work);
+  *status = alias_build_q(&tabs->single, w, work, q);
   if (*status != ALIAS_OK) goto out;
   kernel_cells_fill(&tabs->single, x, cells);
   if (paired) {
     double *x2 = w2 + k2;
     kernel_pair_fill(k, w, x, w2, x2);
     alias_init(&tabs->pair, k2, keep ? tabs->mem_pair : tabs->mem_single);
-    *status = alias_build(&tabs->pair, w2, work);
+    *status = alias_build_q(&tabs->pair, w2, work, q);
     if (*status != ALIAS_OK) goto out;
     kernel_cells_fill(&tabs->pair, x2, cells + k);
   }
   rc = 0;
 out:
   free(work);
+  free(q);
   free(w2);
   if (!keep || rc != 0) group_tables_free(tabs);
   return rc;

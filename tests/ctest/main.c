@@ -128,6 +128,7 @@ CTEST(test_stream_keys_distinct_and_repeatable);
 CTEST(test_stream_neighbours_do_not_overlap);
 CTEST(test_stream_bit_balance);
 CTEST(test_alias_random_weight_vectors);
+CTEST(test_alias_build_q_same_bits);
 CTEST(test_alias_zero_weights_never_drawn);
 CTEST(test_alias_extreme_weights);
 CTEST(test_alias_single_category);
@@ -177,6 +178,7 @@ static const struct {
     T(test_stream_neighbours_do_not_overlap),
     T(test_stream_bit_balance),
     T(test_alias_random_weight_vectors),
+    T(test_alias_build_q_same_bits),
     T(test_alias_zero_weights_never_drawn),
     T(test_alias_extreme_weights),
     T(test_alias_single_category),

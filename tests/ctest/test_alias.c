@@ -169,6 +169,41 @@ CTEST(test_alias_random_weight_vectors) {
   free(w);
 }
 
+/* alias_build_q (one division per weight) gives alias_build's table to the
+ * bit, over every kind of weight vector and the sizes of pair tables. */
+CTEST(test_alias_build_q_same_bits) {
+  const int64_t ks[] = {1, 2, 3, 37, 64, 65, 1369, 1600, 4096, 10007};
+  double *w = malloc(10007 * sizeof(double));
+  long double *q = malloc(10007 * sizeof(long double));
+  built a;
+  if (!w || !q) {
+    CHECK(0, "malloc");
+    free(w);
+    free(q);
+    return;
+  }
+  uint64_t s = 77;
+  for (size_t i = 0; i < sizeof(ks) / sizeof(ks[0]); i++)
+    for (int kind = 0; kind < W_KINDS; kind++) {
+      fill_weights(w, ks[i], kind, &s);
+      if (!build(&a, w, ks[i])) break;
+      void *mem = malloc(alias_table_bytes(ks[i]));
+      alias_table t;
+      if (mem) {
+        alias_init(&t, ks[i], mem);
+        const alias_status st = alias_build_q(&t, w, a.work, q);
+        CHECK(st == a.status, "k %lld kind %d: status %d, not %d", (long long)ks[i], kind,
+              (int)st, (int)a.status);
+        CHECK(memcmp(mem, a.mem, alias_table_bytes(ks[i])) == 0,
+              "k %lld kind %d: the tables differ", (long long)ks[i], kind);
+      }
+      free(mem);
+      unbuild(&a);
+    }
+  free(w);
+  free(q);
+}
+
 CTEST(test_alias_zero_weights_never_drawn) {
   /* zeros first, last, alternating, and all but one */
   double w1[] = {0, 0, 1, 2, 0, 3, 0};
