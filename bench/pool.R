@@ -10,7 +10,7 @@
 # `time_once()` and `internal()` (bench/harness.R), `fmt_*()` and
 # `md_table()` (bench/report.R); bench/cases-pool.R provides them.
 
-pool_bench_rounds <- 9
+pool_bench_rounds <- 21
 
 strip_processes <- function(x) {
   if (is.list(x) && !is.data.frame(x)) return(lapply(x, strip_processes))
