@@ -168,8 +168,9 @@ bench_pool_ceiling <- function(rounds = 7) {
                 "cat(proc.time()[[3]] - t0)")
   rscript <- file.path(R.home("bin"), "Rscript")
   loops <- function(n) {
-    ps <- lapply(seq_len(n), function(i) processx::process$new(rscript, c("-e", code),
-                                                                stdout = "|"))
+    ps <- lapply(seq_len(n), function(i) {
+      processx::process$new(rscript, c("-e", code), stdout = "|")
+    })
     vapply(ps, function(p) {
       p$wait()
       as.numeric(p$read_all_output())
