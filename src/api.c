@@ -135,8 +135,12 @@ static SEXP failure(const char *what, int err) {
   return out;
 }
 
-/* A job whose memory could not be had, as R gets it (a failure()). */
-static SEXP arena_failure(size_t bytes, int err) {
+/* A job whose memory could not be had: freed, and the failure() R turns
+ * into the classed error (checked_job() in R/pool.R). */
+static SEXP job_abandon(bs_job *job, SEXP xp, int err) {
+  const size_t bytes = job->run_bytes;
+  job_free(job);
+  R_ClearExternalPtr(xp);
   char what[160];
   snprintf(what, sizeof(what), "%s of %.0f bytes failed: %s", pool_arena_call(bytes),
            (double)bytes, strerror(err));
@@ -218,12 +222,10 @@ SEXP bs_means_job(SEXP values, SEXP weights, SEXP n_means, SEXP sample_size, SEX
   job->out_length = (R_xlen_t)(n_groups * (int64_t)nm);
   job->elt = sizeof(double);
   const int err = job_arena(job, bytes, kernel_means_parts((int64_t)ss));
-  if (err) { /* R raises the classed error (make_job()) */
-    const size_t want = job->run_bytes;
-    job_free(job);
-    R_ClearExternalPtr(xp);
-    UNPROTECT(1);
-    return arena_failure(want, err);
+  if (err) {
+    SEXP why = PROTECT(job_abandon(job, xp, err));
+    UNPROTECT(2);
+    return why;
   }
   char *base = (char *)job->arena;
   pool_job_head *h = (pool_job_head *)base;
@@ -282,12 +284,10 @@ SEXP bs_draws_job(SEXP prob, SEXP size, SEXP seed) {
   job->out_length = (R_xlen_t)n;
   job->elt = sizeof(int32_t);
   const int err = job_arena(job, bytes, 0);
-  if (err) { /* R raises the classed error (make_job()) */
-    const size_t want = job->run_bytes;
-    job_free(job);
-    R_ClearExternalPtr(xp);
-    UNPROTECT(1);
-    return arena_failure(want, err);
+  if (err) {
+    SEXP why = PROTECT(job_abandon(job, xp, err));
+    UNPROTECT(2);
+    return why;
   }
   int32_t *work = (int32_t *)malloc((size_t)k * sizeof(int32_t));
   if (!work) {

@@ -95,6 +95,15 @@ void pool_job_block(pool_job_head *h, const kernel_means_job *means,
   summary_means(v, h->n_means, 1, h->probs[0], h->probs[1], v, stats);
 }
 
+int pool_run_borrow(pool_run *r, void *map, size_t bytes) {
+  pool_run_init(r);
+  r->map = map;
+  r->bytes = bytes;
+  r->head = (pool_job_head *)map;
+  r->borrowed = 1;
+  return 0;
+}
+
 #ifdef _WIN32
 
 #include <stdio.h>
@@ -169,14 +178,6 @@ const char *pool_arena_call(size_t bytes) {
 void pool_arena_free(void *p, size_t bytes) {
   (void)bytes;
   free(p);
-}
-int pool_run_borrow(pool_run *r, void *map, size_t bytes) {
-  pool_run_init(r);
-  r->map = map;
-  r->bytes = bytes;
-  r->head = (pool_job_head *)map;
-  r->borrowed = 1;
-  return 0;
 }
 int pool_run_send(pool_client *c, pool_run *r, int used) {
   (void)c;
@@ -959,15 +960,6 @@ int pool_run_map(pool_run *r, size_t bytes, int shared, const char *tmpdir) {
   r->fd = fd;
   r->shared = 1;
   r->head = (pool_job_head *)m;
-  return 0;
-}
-
-int pool_run_borrow(pool_run *r, void *map, size_t bytes) {
-  pool_run_init(r);
-  r->map = map;
-  r->bytes = bytes;
-  r->head = (pool_job_head *)map;
-  r->borrowed = 1;
   return 0;
 }
 

@@ -148,15 +148,22 @@ static inline double key_double(uint64_t k) {
 /* The k-th smallest (0-based) of x[0..n) without moving anything: four
  * passes, each fixing 16 more bits of its key by counting (hist: 65536
  * counters). */
+/* hist[d] = how many keys of x under prefix (the bits in mask) have the
+ * 16-bit digit d at shift. */
+static void digit_counts(const double *x, int64_t n, uint64_t prefix, uint64_t mask, int shift,
+                         uint64_t *hist) {
+  memset(hist, 0, 65536 * sizeof(uint64_t));
+  for (int64_t i = 0; i < n; i++) {
+    const uint64_t key = order_key(x[i]);
+    if ((key & mask) == prefix) hist[(key >> shift) & 0xffff]++;
+  }
+}
+
 static double order_stat(const double *x, int64_t n, int64_t k, uint64_t *hist) {
   uint64_t prefix = 0, mask = 0;
   int64_t rank = k;
   for (int shift = 48; shift >= 0; shift -= 16) {
-    memset(hist, 0, 65536 * sizeof(uint64_t));
-    for (int64_t i = 0; i < n; i++) {
-      const uint64_t key = order_key(x[i]);
-      if ((key & mask) == prefix) hist[(key >> shift) & 0xffff]++;
-    }
+    digit_counts(x, n, prefix, mask, shift, hist);
     uint64_t b = 0;
     while ((int64_t)hist[b] <= rank) rank -= (int64_t)hist[b++];
     prefix |= b << shift;
@@ -176,11 +183,7 @@ static void order_stat_pair(const double *x, int64_t n, int64_t k, uint64_t *his
   int64_t rank = k;
   int apart = 0; /* the (k + 1)-th left the k-th's bucket */
   for (int shift = 48; shift >= 0; shift -= 16) {
-    memset(hist, 0, 65536 * sizeof(uint64_t));
-    for (int64_t i = 0; i < n; i++) {
-      const uint64_t key = order_key(x[i]);
-      if ((key & mask) == prefix) hist[(key >> shift) & 0xffff]++;
-    }
+    digit_counts(x, n, prefix, mask, shift, hist);
     uint64_t b = 0;
     while ((int64_t)hist[b] <= rank) rank -= (int64_t)hist[b++];
     if (!apart && rank + 1 == (int64_t)hist[b]) {
