@@ -150,8 +150,8 @@ static SEXP job_abandon(bs_job *job, SEXP xp, int err) {
 /* Where the run's marks, output and partial sums go, after the arena's
  * arena_bytes of inputs; then the arena itself, zeroed, as large as a whole
  * run's mapping: a run in this process works in it as it is (no copy, no
- * second mapping), a pool run copies its first arena_bytes. 0, or -1 when
- * it cannot be allocated. */
+ * second mapping), a pool run copies its first arena_bytes. 0, or the
+ * errno value of the allocation that failed. */
 static int job_arena(bs_job *job, size_t arena_bytes, int64_t parts) {
   errno = 0;
   pool_job_head h;
