@@ -770,6 +770,14 @@ test_that("the pool keeps one mapping between summarising calls, and pool_stop()
                    same(a))
   expect_identical(same(small),
                    same(bootstrap_mean(d, v, .by = g, n_means = 3000, workers = 1, seed = 6)))
+  # a job too large for the mapping makes a larger one, which the workers
+  # are sent in place of the one they kept
+  big <- bootstrap_mean(d, v, .by = g, n_means = 60000, workers = 2, seed = 7)
+  expect_gt(pool_status()$cache, cache)
+  expect_identical(same(big),
+                   same(bootstrap_mean(d, v, .by = g, n_means = 60000, workers = 1, seed = 7)))
+  expect_identical(same(bootstrap_mean(d, v, .by = g, n_means = 20000, workers = 2, seed = 5)),
+                   same(a))
   pool_stop()
   expect_identical(pool_status()$cache, 0)
   expect_lt(n_mappings(), maps)
