@@ -125,7 +125,9 @@ pool_ensure <- function(workers) {
 #' more that a pool run returns as a vector ([bootstrap_means()],
 #' [wsample()]) are not copied: the run's mapping becomes the R vector, a
 #' private copy-on-write mapping, released when the vector is
-#' garbage-collected.
+#' garbage-collected. R's collector does not count such memory, so bootscale
+#' starts a collection itself before making another once they hold more
+#' than twice what they held after the last one (64 MiB at least).
 #' @export
 #' @examples
 #' \donttest{

@@ -42,6 +42,7 @@ SEXP bs_exact_distribution(SEXP pos, SEXP w, SEXP k, SEXP sample_size);
 
 /* test-only: the pure modules reached from tests/testthat */
 SEXP bs_test_alias_probs(SEXP weights);
+SEXP bs_test_mapped_bytes(void);
 SEXP bs_test_rng_head(SEXP state, SEXP n);
 SEXP bs_test_splitmix_head(SEXP seed, SEXP n);
 SEXP bs_test_rng_stream_head(SEXP seed, SEXP group, SEXP block, SEXP n);

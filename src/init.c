@@ -38,6 +38,7 @@ static const R_CallMethodDef call_methods[] = {
     CALLDEF(bs_exact_distribution,   4),
     /* test-only (tests/testthat; never called from R/) */
     CALLDEF(bs_test_alias_probs,     1),
+    CALLDEF(bs_test_mapped_bytes,    0),
     CALLDEF(bs_test_rng_head,        2),
     CALLDEF(bs_test_splitmix_head,   2),
     CALLDEF(bs_test_rng_stream_head, 4),

@@ -815,3 +815,22 @@ test_that("a large result of the pool is its run's mapping, copy-on-write in for
   gc()
   expect_identical(job_maps(), maps) # released with the vectors
 })
+
+test_that("unreferenced results that are mappings are collected without waiting for R's heap", {
+  skip_if_no_fork()
+  skip_on_os(c("mac", "windows", "solaris"))
+  local_parallel()
+  mapped <- function() .Call(bootscale:::C_bs_test_mapped_bytes)
+  gc()
+  before <- mapped()
+  for (i in 1:20) { # 20 results of 8 MB, each dropped by the next
+    x <- bootstrap_means(c(1, 2, 3), n_means = 1e6, sample_size = 2, workers = 2, seed = i)
+  }
+  expect_identical(attr(x, "processes"), 2L)
+  # R's collector does not count them; bootscale starts it past 64 MiB
+  expect_lte(mapped() - before, 64 * 2^20 + 2 * 8.1e6)
+  expect_gt(mapped() - before, 8e6) # the last one lives
+  rm(x)
+  gc()
+  expect_identical(mapped(), before)
+})
