@@ -58,7 +58,7 @@ test_that("test-only entry points are registered apart and never called from R/"
   test_only <- grep("^C_bs_test_", calls, value = TRUE)
   expect_setequal(test_only, paste0("C_bs_test_", c("alias_probs", "rng_head", "splitmix_head",
                                                     "rng_stream_head", "memory_touch",
-                                                    "memory_child")))
+                                                    "memory_child", "mapped_bytes")))
   funs <- Filter(is.function, mget(ls(ns, all.names = TRUE), envir = ns))
   uses <- vapply(funs, function(f) any(grepl("C_bs_test_", deparse(f))), logical(1))
   expect_identical(names(which(uses)), character())
