@@ -100,7 +100,7 @@ static void job_end_run(bs_job *job) {
 static void job_free(bs_job *job) {
   if (!job) return;
   job_end_run(job);
-  if (job->arena) pool_arena_free(job->arena, job->run_bytes);
+  if (job->arena) memory_arena_free(job->arena, job->run_bytes);
   free(job);
 }
 
@@ -158,7 +158,7 @@ static SEXP job_abandon(bs_job *job, SEXP xp, int err) {
   job_free(job);
   R_ClearExternalPtr(xp);
   char what[160];
-  snprintf(what, sizeof(what), "%s of %.0f bytes failed: %s", pool_arena_call(bytes),
+  snprintf(what, sizeof(what), "%s of %.0f bytes failed: %s", memory_arena_call(bytes),
            (double)bytes, strerror(err));
   return failure(what, err);
 }
@@ -170,22 +170,17 @@ static SEXP job_abandon(bs_job *job, SEXP xp, int err) {
  * errno value of the allocation that failed. */
 static int job_arena(bs_job *job, size_t arena_bytes, int64_t parts) {
   errno = 0;
-  pool_job_head h;
-  memset(&h, 0, sizeof(h));
+  const size_t out_bytes = (size_t)job->out_length * job->elt;
+  pool_job_head scratch; /* the size first; the offsets go into the arena's head */
   job->arena_bytes = arena_bytes;
-  job->run_bytes = pool_job_layout(&h, arena_bytes, job->n_blocks, job->n_groups,
-                                   (size_t)job->out_length * job->elt, parts > 1);
-  job->off_out = h.out;
-  job->off_partials = h.partials;
-  job->arena = pool_arena_alloc(job->run_bytes);
+  job->run_bytes = pool_job_layout(&scratch, arena_bytes, job->n_blocks, job->n_groups,
+                                   out_bytes, parts > 1);
+  job->arena = memory_arena_alloc(job->run_bytes);
   if (!job->arena) return errno ? errno : ENOMEM;
-  pool_job_head *a = (pool_job_head *)job->arena;
-  a->marks = h.marks;
-  a->group_done = h.group_done;
-  a->stats = h.stats;
-  a->out = h.out;
-  a->partials = h.partials;
-  a->n_blocks = h.n_blocks;
+  pool_job_head *h = (pool_job_head *)job->arena;
+  pool_job_layout(h, arena_bytes, job->n_blocks, job->n_groups, out_bytes, parts > 1);
+  job->off_out = h->out;
+  job->off_partials = h->partials;
   return 0;
 }
 
@@ -438,7 +433,7 @@ SEXP bs_job_start(SEXP xp, SEXP processes, SEXP from, SEXP to, SEXP hook, SEXP t
   if (vector && p > 0 && !cached) mapped_collect((double)job->run_bytes);
   int err = p == 0   ? pool_run_borrow(&job->run, job->arena, job->run_bytes)
             : cached ? pool_run_map_cached(c, &job->run, job->run_bytes, dir)
-                     : pool_run_map(&job->run, job->run_bytes, 1, dir);
+                     : pool_run_map(&job->run, job->run_bytes, dir);
   if (err) {
     R_SetExternalPtrProtected(xp, R_NilValue);
     return failure(job->run.failure, err);

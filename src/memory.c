@@ -174,3 +174,41 @@ void memory_hint_huge(void *p, size_t bytes) {
   (void)bytes;
 #endif
 }
+
+/* Below this, arenas come from calloc(): malloc hands the last job's
+ * memory to the next one without page faults (about 2 us each on a VM,
+ * 0.2 ms for the chapter's tables); above it, a mapping of their own with
+ * huge pages hinted. */
+#define ARENA_MAPPED_MIN ((size_t)4 << 20)
+
+void *memory_arena_alloc(size_t bytes) {
+#ifndef _WIN32
+  if (bytes >= ARENA_MAPPED_MIN) {
+    void *m = mmap(NULL, bytes, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    if (m == MAP_FAILED) return NULL;
+    memory_hint_huge(m, bytes);
+    return m;
+  }
+#endif
+  return calloc(1, bytes);
+}
+
+const char *memory_arena_call(size_t bytes) {
+#ifndef _WIN32
+  if (bytes >= ARENA_MAPPED_MIN) return "mmap()";
+#endif
+  (void)bytes;
+  return "calloc()";
+}
+
+void memory_arena_free(void *p, size_t bytes) {
+  if (!p) return;
+#ifndef _WIN32
+  if (bytes >= ARENA_MAPPED_MIN) {
+    munmap(p, bytes);
+    return;
+  }
+#endif
+  (void)bytes;
+  free(p);
+}

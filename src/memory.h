@@ -22,6 +22,12 @@
  *    the 2 MiB-aligned part of [p, p + bytes), when it is at least 4 MiB
  *    and not yet touched: far fewer page faults where THP is on "madvise"
  *    (or "always"). A hint only; nothing elsewhere.
+ *  - memory_arena_alloc: zeroed memory for a job's arena and its runs in
+ *    this process: calloc() below 4 MiB (malloc then reuses the last job's
+ *    pages) and where there is no mmap, else a private anonymous mapping
+ *    with huge pages hinted; NULL when it cannot be had.
+ *    memory_arena_free needs the same size; memory_arena_call names the
+ *    call made for a size ("calloc()", "mmap()").
  * Nothing here is thread-safe or keeps state.
  */
 #ifndef BOOTSCALE_MEMORY_H
@@ -38,5 +44,8 @@ double memory_as_limit(void);
 int memory_touch(size_t bytes);
 int memory_fork_touch(size_t bytes);
 void memory_hint_huge(void *p, size_t bytes);
+void *memory_arena_alloc(size_t bytes);
+void memory_arena_free(void *p, size_t bytes);
+const char *memory_arena_call(size_t bytes);
 
 #endif

@@ -139,19 +139,11 @@ void pool_run_init(pool_run *r) {
   memset(r, 0, sizeof(*r));
   r->fd = -1;
 }
-int pool_run_map(pool_run *r, size_t bytes, int shared, const char *tmpdir) {
+int pool_run_map(pool_run *r, size_t bytes, const char *tmpdir) {
+  (void)bytes;
   (void)tmpdir;
   pool_run_init(r);
-  if (shared) return ENOSYS;
-  if (bytes < pool_head_bytes()) bytes = pool_head_bytes();
-  r->map = calloc(1, bytes);
-  if (!r->map) {
-    snprintf(r->failure, sizeof(r->failure), "calloc() of %.0f bytes failed", (double)bytes);
-    return ENOMEM;
-  }
-  r->bytes = bytes;
-  r->head = (pool_job_head *)r->map;
-  return 0;
+  return ENOSYS;
 }
 int pool_run_map_cached(pool_client *c, pool_run *r, size_t bytes, const char *tmpdir) {
   (void)c;
@@ -170,15 +162,6 @@ int pool_run_detach(pool_client *c, pool_run *r) {
   return ENOSYS;
 }
 void pool_mapping_free(void *base) { (void)base; }
-void *pool_arena_alloc(size_t bytes) { return calloc(1, bytes); }
-const char *pool_arena_call(size_t bytes) {
-  (void)bytes;
-  return "calloc()";
-}
-void pool_arena_free(void *p, size_t bytes) {
-  (void)bytes;
-  free(p);
-}
 int pool_run_send(pool_client *c, pool_run *r, int used) {
   (void)c;
   (void)r;
@@ -897,27 +880,9 @@ void pool_run_init(pool_run *r) {
   r->fd = -1;
 }
 
-int pool_run_map(pool_run *r, size_t bytes, int shared, const char *tmpdir) {
+int pool_run_map(pool_run *r, size_t bytes, const char *tmpdir) {
   pool_run_init(r);
   if (bytes < pool_head_bytes()) bytes = pool_head_bytes();
-  if (!shared) {
-    void *m = mmap(NULL, bytes, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-    if (m == MAP_FAILED) {
-      const int e = errno ? errno : ENOMEM;
-      snprintf(r->failure, sizeof(r->failure), "mmap() of %.0f bytes failed: %s",
-               (double)bytes, strerror(e));
-      return e;
-    }
-#ifdef MADV_HUGEPAGE
-    /* Fewer page faults for a large output (where transparent huge pages
-     * are on "madvise"); a hint only. */
-    if (bytes >= ((size_t)4 << 20)) madvise(m, bytes, MADV_HUGEPAGE);
-#endif
-    r->map = m;
-    r->bytes = bytes;
-    r->head = (pool_job_head *)m;
-    return 0;
-  }
   int fd = -1;
   const char *call = "memfd_create()";
 #if defined(__linux__) && defined(MFD_CLOEXEC)
@@ -963,34 +928,6 @@ int pool_run_map(pool_run *r, size_t bytes, int shared, const char *tmpdir) {
   return 0;
 }
 
-/* Below this, arenas come from calloc(): malloc hands the last job's
- * memory to the next one without page faults (about 2 us each on a VM,
- * 0.2 ms for the chapter's tables); above it, a mapping of their own with
- * huge pages hinted. */
-#define ARENA_MAPPED_MIN ((size_t)4 << 20)
-
-void *pool_arena_alloc(size_t bytes) {
-  if (bytes < ARENA_MAPPED_MIN) return calloc(1, bytes);
-  void *m = mmap(NULL, bytes, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-  if (m == MAP_FAILED) return NULL;
-#ifdef MADV_HUGEPAGE
-  madvise(m, bytes, MADV_HUGEPAGE);
-#endif
-  return m;
-}
-
-const char *pool_arena_call(size_t bytes) {
-  return bytes < ARENA_MAPPED_MIN ? "calloc()" : "mmap()";
-}
-
-void pool_arena_free(void *p, size_t bytes) {
-  if (!p) return;
-  if (bytes < ARENA_MAPPED_MIN)
-    free(p);
-  else
-    munmap(p, bytes);
-}
-
 /* Waits, at most ms in all, for the answers still owed by workers (a run
  * stopped early leaves some): 0 when none is owed any more. */
 static int wait_answers(pool_client *c, double ms) {
@@ -1023,13 +960,13 @@ int pool_run_map_cached(pool_client *c, pool_run *r, size_t bytes, const char *t
    * its head is written over. */
   const int usable = c && c->owner == getpid() && !c->cache_busy && !c->broken &&
                      bytes <= POOL_CACHE_MAX && wait_answers(c, 2000) == 0;
-  if (!usable) return pool_run_map(r, bytes, 1, tmpdir);
+  if (!usable) return pool_run_map(r, bytes, tmpdir);
   if (!c->cache_map || c->cache_bytes < bytes) {
     /* Grow in whole MiB, so that a run a little larger than the last one
      * does not remake it. */
     size_t want = (bytes + ((size_t)1 << 20) - 1) >> 20 << 20;
     if (want > POOL_CACHE_MAX) want = POOL_CACHE_MAX;
-    const int err = pool_run_map(r, want, 1, tmpdir);
+    const int err = pool_run_map(r, want, tmpdir);
     if (err) return err;
     cache_release(c);
     c->cache_map = r->map;

@@ -212,22 +212,14 @@ typedef enum { POOL_RUNNING = 0, POOL_DONE = 1, POOL_FAILED = 2 } pool_state;
 /* "running", "done" or "failed": the state as R reads it. */
 const char *pool_state_name(pool_state s);
 
-/* A mapping of `bytes` (zero-filled) for a job: shared (memfd, or a file
- * in tmpdir) for the pool, private anonymous otherwise. Returns 0 or an
- * errno value with r->failure naming the call. */
-int pool_run_map(pool_run *r, size_t bytes, int shared, const char *tmpdir);
+/* A shared mapping of `bytes` (zero-filled) for a job on the pool: a memfd,
+ * or a file in tmpdir. (A run in this process borrows its job's arena.)
+ * Returns 0 or an errno value with r->failure naming the call. */
+int pool_run_map(pool_run *r, size_t bytes, const char *tmpdir);
 /* A run in this process over memory the caller owns (a job's arena from
- * pool_arena_alloc, as large as a run's mapping): nothing is mapped or
+ * memory_arena_alloc, as large as a run's mapping): nothing is mapped or
  * unmapped for it. Returns 0. */
 int pool_run_borrow(pool_run *r, void *map, size_t bytes);
-/* Zeroed memory for a job's arena and its runs in this process: calloc()
- * below 4 MiB (and where there is no mmap), else a private anonymous
- * mapping with huge pages hinted. NULL when it cannot be had.
- * pool_arena_free needs the same size. */
-void *pool_arena_alloc(size_t bytes);
-void pool_arena_free(void *p, size_t bytes);
-/* The call pool_arena_alloc makes for `bytes` ("calloc()", "mmap()"). */
-const char *pool_arena_call(size_t bytes);
 /* The same, shared, from the client's cache: reused when it is free and
  * large enough, else made and kept as the new cache when it is at most
  * POOL_CACHE_MAX bytes (else an ordinary shared mapping). */

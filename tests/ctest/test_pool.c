@@ -95,7 +95,7 @@ typedef struct {
   size_t off_out;
 } prun;
 
-static int prun_make(prun *p, const pjob *m, int shared, int hook, int64_t hook_block,
+static int prun_make(prun *p, const pjob *m, int hook, int64_t hook_block,
                      double hook_seconds) {
   memset(p, 0, sizeof(*p));
   const int64_t nb = kernel_means_n_blocks(&m->job);
@@ -108,13 +108,15 @@ static int prun_make(prun *p, const pjob *m, int shared, int hook, int64_t hook_
     cells2[g] = at;
     at = pool_round64(at + (size_t)m->grp[g].k2 * sizeof(kernel_cell));
   }
-  /* the mapping's layout as the package makes it (src/pool.c) */
-  pool_job_head layout;
-  const size_t bytes =
-      pool_job_layout(&layout, at, nb, 2, (size_t)(2 * m->job.n_means) * sizeof(double), 1);
-  if (pool_run_map(&p->run, bytes, shared, "/tmp") != 0) return 0;
+  /* the mapping's layout as the package makes it (src/pool.c): its size
+   * first, then its offsets into the mapping's own head */
+  const size_t out_bytes = (size_t)(2 * m->job.n_means) * sizeof(double);
+  pool_job_head scratch;
+  const size_t bytes = pool_job_layout(&scratch, at, nb, 2, out_bytes, 1);
+  if (pool_run_map(&p->run, bytes, "/tmp") != 0) return 0;
   char *base = (char *)p->run.map;
   pool_job_head *h = p->run.head;
+  pool_job_layout(h, at, nb, 2, out_bytes, 1);
   pool_job_group *pg = (pool_job_group *)(base + off_groups);
   for (int g = 0; g < 2; g++) {
     pg[g].k = m->grp[g].k;
@@ -139,13 +141,7 @@ static int prun_make(prun *p, const pjob *m, int shared, int hook, int64_t hook_
   h->end = nb;
   h->next = 0;
   h->groups = off_groups;
-  h->n_blocks = layout.n_blocks;
-  h->marks = layout.marks;
-  h->out = layout.out;
-  h->partials = layout.partials;
-  h->group_done = layout.group_done;
-  h->stats = layout.stats;
-  p->off_out = layout.out;
+  p->off_out = h->out;
   p->run.self_work = hook == POOL_HOOK_NONE;
   return pool_job_bind(base, p->groups, &p->means, &p->table, &p->draws) == 0;
 }
@@ -215,7 +211,7 @@ CTEST(test_pool_results_equal_serial) {
       /* with this process pulling blocks too, and with the workers alone */
       for (int self = 1; self >= 0; self--) {
         prun p;
-        CHECK(prun_make(&p, &m, 1, self ? POOL_HOOK_NONE : POOL_HOOK_SLEEP, -1, 0), "map");
+        CHECK(prun_make(&p, &m, self ? POOL_HOOK_NONE : POOL_HOOK_SLEEP, -1, 0), "map");
         CHECK(pool_run_send(&c, &p.run, workers - 1) == 0, "send: %s", p.run.failure);
         const pool_state st = drive(&c, &p, 30);
         CHECK(st == POOL_DONE, "shape %d, %d workers, self %d: state %d (%s)", s, workers,
@@ -275,7 +271,7 @@ CTEST(test_pool_failing_workers) {
       break;
     }
     prun p;
-    CHECK(prun_make(&p, &m, 1, cases[i].hook, 2, 0), "map");
+    CHECK(prun_make(&p, &m, cases[i].hook, 2, 0), "map");
     CHECK(pool_run_send(&c, &p.run, 1) == 0, "send");
     const pool_state st = drive(&c, &p, 20);
     CHECK(st == POOL_FAILED, "hook %d: state %d", cases[i].hook, (int)st);
@@ -305,7 +301,7 @@ CTEST(test_pool_release_mid_run) {
   }
   /* the worker sleeps a second in block 0; the run is released meanwhile */
   prun p;
-  CHECK(prun_make(&p, &m, 1, POOL_HOOK_SLEEP, 0, 1.0), "map");
+  CHECK(prun_make(&p, &m, POOL_HOOK_SLEEP, 0, 1.0), "map");
   CHECK(pool_run_send(&c, &p.run, 1) == 0, "send");
   CHECK(pool_run_step(&c, &p.run, prun_block, &p, 5, 50) == POOL_RUNNING, "still running");
   const double t0 = ctest_now();
@@ -314,7 +310,7 @@ CTEST(test_pool_release_mid_run) {
   CHECK(pool_client_alive(&c), "the pool survives a released run");
   /* the next run completes (this process does the blocks the busy worker
    * cannot) and is right */
-  CHECK(prun_make(&p, &m, 1, POOL_HOOK_NONE, -1, 0), "map");
+  CHECK(prun_make(&p, &m, POOL_HOOK_NONE, -1, 0), "map");
   CHECK(pool_run_send(&c, &p.run, 1) == 0, "send");
   CHECK(drive(&c, &p, 20) == POOL_DONE, "the next run: %s", p.run.failure);
   CHECK(same_as_serial(&p, &m, serial), "the next run's results differ");
