@@ -468,7 +468,6 @@ run_blocks_on <- function(job, used, from, to, call = rlang::caller_env(), hook 
   err <- .Call(C_bs_job_start, job, as.double(used - 1L), as.double(from), as.double(to),
                hook, tempdir(), mode, probs)
   if (!is.null(err)) abort_system(err, call)
-  n_blocks <- (to - from) * .Call(C_bs_job_info, job)$blocks_per_unit
   bar <- NULL
   repeat {
     # About 20 ms of this process's own work between looks at interrupts,
@@ -487,7 +486,8 @@ run_blocks_on <- function(job, used, from, to, call = rlang::caller_env(), hook 
         "worker", call = call
       )
     }
-    if (is.null(bar)) {
+    if (is.null(bar)) { # runs past their first step only: tiny ones ask C nothing more
+      n_blocks <- (to - from) * .Call(C_bs_job_info, job)$blocks_per_unit
       bar <- cli::cli_progress_bar("Resampling", total = n_blocks, auto_terminate = FALSE,
                                    .auto_close = FALSE)
       on.exit(cli::cli_progress_done(id = bar), add = TRUE)
